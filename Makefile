@@ -1,0 +1,63 @@
+# Top-level build. `make` builds everything; `make test` builds and tests;
+# `make run` builds and runs the main job (zdtm static/env00).
+#
+# Each component adds its own rules in <component>/<component>.mk and
+# appends its build products to BUILD and its junk to CLEAN.
+
+PYTHON  ?= python3.11
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PYTEST  := $(PY) -m pytest
+STAMP_VENV := $(VENV)/.stamp-installed
+STAMP_APT  := .stamp-apt
+
+BUILD :=
+CLEAN :=
+
+.PHONY: all deps venv test test-unit test-root test-zdtm run clean bench
+all: build
+
+# Debian packages this project needs (only those missing are installed).
+deps: $(STAMP_APT)
+$(STAMP_APT): scripts/install-deps.sh
+	scripts/install-deps.sh
+	touch $@
+
+venv: $(STAMP_VENV)
+$(STAMP_VENV): pyproject.toml $(STAMP_APT)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+include images/images.mk
+include compel/compel.mk
+include criu/criu.mk
+include zdtm/zdtm.mk
+
+build: $(STAMP_VENV) $(BUILD)
+
+test: build test-unit test-root test-zdtm
+
+# Tests needing no root: image codecs on golden data, pure-Python logic.
+test-unit: build
+	$(PYTEST) -q -n auto tests/unit
+
+# Tests that run real processes as root (ptrace, TCP repair, namespaces).
+test-root: build
+	$(PYTEST) -q -n 2 tests/root
+
+# The ZDTM corpus through the runner, like a user would.
+ZDTM_FLAGS ?=
+test-zdtm: build
+	$(PY) zdtm.py run -a --keep-going $(ZDTM_FLAGS)
+
+run: build
+	$(PY) zdtm.py run -t static/env00
+
+bench: build
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(CLEAN) build *.egg-info
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+# compel build rules (filled by the compel component).

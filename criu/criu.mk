@@ -1,0 +1,1 @@
+# criu build rules (filled by the criu component).

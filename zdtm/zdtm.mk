@@ -1,0 +1,1 @@
+# zdtm build rules (filled by the zdtm component).
