@@ -1,0 +1,38 @@
+"""The resource table: which modules dump and restore a task, in order.
+
+Each entry names a module implementing the protocol of
+criu.resources.base.Resource (NAME, dump(ctx, task), restore(ctx, task)).
+Dump calls them in this order while the tree is seized; restore calls them
+in this order inside each new task, before the restorer blob.  The order
+matters on restore: session/process group first (pstree), then what needs
+a path lookup in the dumped root (files before fs changes root/cwd), then
+what only fills the restorer arguments (memory, cpu, signals, creds,
+rlimits, which the blob applies last).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from criu.resources.base import (DumpContext, DumpStats, DumpTask, Resource,
+                                 RestoreContext, RestorerArgs, RestoreStats,
+                                 RestoreTask, ServiceFds)
+
+RESOURCES: tuple[str, ...] = (
+    "criu.resources.pstree",    # session / process group (core.tc, restore)
+    "criu.resources.task",      # comm, personality, task state (core.tc)
+    "criu.resources.files",     # fdinfo/files/pipes/tty images
+    "criu.resources.fs",        # cwd, root, umask (fs-PID.img)
+    "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
+    "criu.resources.rlimits",   # rlimits (core.tc.rlimits)
+)
+
+__all__ = ["RESOURCES", "load", "DumpContext", "DumpStats", "DumpTask",
+           "Resource", "RestoreContext", "RestorerArgs", "RestoreStats",
+           "RestoreTask", "ServiceFds"]
+
+
+def load() -> list[ModuleType]:
+    """The resource modules, imported, in table order."""
+    return [importlib.import_module(name) for name in RESOURCES]
