@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test.c - the life cycle of a ZDTM test: set-up, daemonizing, waiting.
+ *
+ * test_init() turns the program started by the runner into a daemon:
+ *
+ *   runner ── starts ──> test (parent) ── fork ──> test (child, the real test)
+ *
+ * The parent only waits on a pipe until the child says "ready" (from
+ * test_daemon()), writes the child's pid to the pidfile and exits 0; if the
+ * child dies first, the parent exits 1.  The runner waits for the parent, so
+ * once it has exited the pidfile is complete and the test is ready to be
+ * checkpointed.  The child is then orphaned and reparented to the runner,
+ * which is a child subreaper.  The child keeps no trace of the handshake: the
+ * pipe is closed in test_daemon(), so the task's fds are only 0 (/dev/null),
+ * 1 and 2 (the output file) plus whatever the test opens itself.
+ */
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zdtmtst.h"
+#include "lib.h"
+
+const char *test_name = "test";
+
+/* Set by the SIGTERM handler; an int so that it can be a futex word. */
+static volatile int sig_received;
+/* The write end of the readiness pipe, until test_daemon(). */
+static int ready_fd = -1;
+
+static void sigterm_handler(int signo)
+{
+	(void)signo;
+	sig_received = 1;
+}
+
+/* Drop to the uid, gid and groups the runner asks for (non-root tests). */
+static void switch_credentials(void)
+{
+	const char *groups = getenv("ZDTM_GROUPS");
+	const char *gid = getenv("ZDTM_GID");
+	const char *uid = getenv("ZDTM_UID");
+
+	if (groups) {
+		gid_t list[32];
+		int n = 0;
+		char *copy = strdup(groups), *tok, *save = NULL;
+
+		for (tok = strtok_r(copy, " ,", &save); tok && n < 32;
+		     tok = strtok_r(NULL, " ,", &save))
+			list[n++] = (gid_t)strtoul(tok, NULL, 10);
+		free(copy);
+		if (setgroups(n, list)) {
+			pr_perror("setgroups(%s)", groups);
+			exit(1);
+		}
+	}
+	if (gid && setresgid(atoi(gid), atoi(gid), atoi(gid))) {
+		pr_perror("setresgid(%s)", gid);
+		exit(1);
+	}
+	if (uid && setresuid(atoi(uid), atoi(uid), atoi(uid))) {
+		pr_perror("setresuid(%s)", uid);
+		exit(1);
+	}
+	/*
+	 * Changing credentials clears the dumpable flag, which would make
+	 * /proc/PID owned by root and hide the task from its own user.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)) {
+		pr_perror("PR_SET_DUMPABLE");
+		exit(1);
+	}
+}
+
+/* stdin from /dev/null, stdout and stderr to the output file. */
+static void redirect_std_fds(const char *outfile)
+{
+	int null_fd, out_fd;
+
+	out_fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	if (out_fd < 0) {
+		pr_perror("can't open output file %s", outfile);
+		exit(1);
+	}
+	null_fd = open("/dev/null", O_RDONLY);
+	if (null_fd < 0) {
+		pr_perror("can't open /dev/null");
+		exit(1);
+	}
+	if (dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) {
+		pr_perror("can't redirect standard fds");
+		exit(1);
+	}
+	if (null_fd > 2)
+		close(null_fd);
+	if (out_fd > 2)
+		close(out_fd);
+}
+
+/* Write the pid atomically: the runner must never read half a pidfile. */
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char tmp[PATH_MAX], buf[32];
+	int fd, len;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		pr_perror("can't create pidfile %s", tmp);
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%d\n", pid);
+	if (write(fd, buf, len) != len) {
+		pr_perror("can't write pidfile %s", tmp);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		pr_perror("can't rename %s to %s", tmp, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The parent's side of daemonizing: wait for "ready", publish the pid. */
+static void __attribute__((noreturn)) wait_for_ready(pid_t child, int rfd,
+						     const char *pidfile)
+{
+	char c;
+	ssize_t n;
+	int status;
+
+	do {
+		n = read(rfd, &c, 1);
+	} while (n < 0 && errno == EINTR);
+
+	if (n == 1 && c == 'R')
+		exit(write_pidfile(pidfile, child) ? 1 : 0);
+
+	if (waitpid(child, &status, 0) == child) {
+		if (WIFEXITED(status))
+			test_msg("ERR: test exited with %d before it was ready\n",
+				 WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			test_msg("ERR: test killed by signal %d before it was ready\n",
+				 WTERMSIG(status));
+	} else {
+		test_msg("ERR: test died before it was ready\n");
+	}
+	exit(1);
+}
+
+void test_init(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = sigterm_handler };
+	const char *slash = strrchr(argv[0], '/');
+	char default_out[PATH_MAX], default_pid[PATH_MAX];
+	int pfd[2];
+	pid_t pid;
+
+	test_name = slash ? slash + 1 : argv[0];
+	snprintf(default_out, sizeof(default_out), "%s.out", test_name);
+	snprintf(default_pid, sizeof(default_pid), "%s.pid", test_name);
+	test_parse_options(argc, argv, default_out, default_pid);
+
+	switch_credentials();
+	redirect_std_fds(test_outfile);
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		pr_perror("can't create the readiness pipe");
+		exit(1);
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("can't fork the test daemon");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		wait_for_ready(pid, pfd[0], test_pidfile);
+	}
+
+	close(pfd[0]);
+	ready_fd = pfd[1];
+
+	if (setsid() < 0) {
+		pr_perror("setsid");
+		exit(1);
+	}
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL)) {
+		pr_perror("can't set the SIGTERM handler");
+		exit(1);
+	}
+}
+
+void test_daemon(void)
+{
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "R", 1) != 1) {
+		pr_perror("can't tell the runner we are ready");
+		exit(1);
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+bool test_go(void)
+{
+	return !sig_received;
+}
+
+void test_waitsig(void)
+{
+	/*
+	 * FUTEX_WAIT compares the word and sleeps atomically, so a SIGTERM
+	 * that arrives before the call makes it return at once (EAGAIN) and
+	 * one that arrives during it interrupts it (EINTR): no lost wake-up.
+	 */
+	while (!sig_received)
+		syscall(SYS_futex, &sig_received, FUTEX_WAIT_PRIVATE, 0,
+			NULL, NULL, 0);
+}
