@@ -1,0 +1,108 @@
+"""x86_64 register sets as the kernel hands them to ptrace.
+
+UserRegs is NT_PRSTATUS (user_regs_struct), UserFpregs is NT_PRFPREG (the
+512-byte FXSAVE area); XSAVE (NT_X86_XSTATE) is kept as raw bytes and read
+through compel.arch.x86.xsave.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+_u64 = ctypes.c_uint64
+
+
+class UserRegs(ctypes.Structure):
+    """General purpose registers, NT_PRSTATUS.
+
+    struct user_regs_struct {
+        unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+        unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+        unsigned long fs_base, gs_base, ds, es, fs, gs;
+    };
+    """
+
+    _fields_ = [(name, _u64) for name in (
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+        "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags",
+        "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")]
+
+    def copy(self) -> "UserRegs":
+        return UserRegs.from_buffer_copy(bytes(self))
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name, _ in self._fields_}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UserRegs) and bytes(self) == bytes(other)
+
+    def __repr__(self) -> str:
+        return "UserRegs(" + ", ".join(
+            f"{k}={v:#x}" for k, v in self.as_dict().items()) + ")"
+
+    # Syscall convention: nr in rax, args in rdi rsi rdx r10 r8 r9.
+    ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
+
+    def set_syscall(self, nr: int, args: tuple[int, ...], ip: int) -> None:
+        """Prepare these registers to run syscall `nr` at address `ip`.
+
+        orig_rax = -1 tells the kernel we are not inside a syscall any more,
+        so it won't apply its restart logic to these made-up registers.
+        """
+        if len(args) > 6:
+            raise ValueError("a syscall takes at most 6 arguments")
+        self.rax = nr
+        self.orig_rax = 0xFFFFFFFFFFFFFFFF
+        self.rip = ip
+        for reg, value in zip(self.ARG_REGS, args):
+            setattr(self, reg, value & 0xFFFFFFFFFFFFFFFF)
+
+    @property
+    def syscall_ret(self) -> int:
+        """rax as a signed return value."""
+        return ctypes.c_int64(self.rax).value
+
+    @property
+    def in_syscall(self) -> bool:
+        """True when stopped on the way out of (or restarting) a syscall."""
+        return ctypes.c_int64(self.orig_rax).value >= 0
+
+
+class UserFpregs(ctypes.Structure):
+    """The legacy FXSAVE area, NT_PRFPREG (also the first 512 bytes of XSAVE).
+
+    struct user_fpregs_struct {
+        unsigned short cwd, swd, twd, fop;
+        unsigned long rip, rdp;
+        unsigned int mxcsr, mxcsr_mask;
+        unsigned int st_space[32];
+        unsigned int xmm_space[64];
+        unsigned int padding[24];
+    };
+    """
+
+    _fields_ = [
+        ("cwd", ctypes.c_uint16), ("swd", ctypes.c_uint16),
+        ("twd", ctypes.c_uint16), ("fop", ctypes.c_uint16),
+        ("rip", _u64), ("rdp", _u64),
+        ("mxcsr", ctypes.c_uint32), ("mxcsr_mask", ctypes.c_uint32),
+        ("st_space", ctypes.c_uint32 * 32),
+        ("xmm_space", ctypes.c_uint32 * 64),
+        ("padding", ctypes.c_uint32 * 24),
+    ]
+
+
+assert ctypes.sizeof(UserRegs) == 27 * 8
+assert ctypes.sizeof(UserFpregs) == 512
+
+# Kernel-internal syscall restart codes, seen in rax while a task is stopped
+# inside an interrupted syscall (linux/errno.h, not exported to userspace).
+ERESTARTSYS = 512
+ERESTARTNOINTR = 513
+ERESTARTNOHAND = 514
+ERESTART_RESTARTBLOCK = 516
+RESTART_CODES = (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND,
+                 ERESTART_RESTARTBLOCK)
+
+# The `syscall` instruction; after it, rip points 2 bytes further.
+SYSCALL_INSN = b"\x0f\x05"

@@ -1,0 +1,50 @@
+"""prctl(2) and the option numbers this project uses."""
+
+from __future__ import annotations
+
+from compel.native._libc import sys
+
+PR_SET_PDEATHSIG = 1
+PR_GET_PDEATHSIG = 2
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
+PR_GET_NAME = 16
+PR_GET_SECCOMP = 21
+PR_SET_SECCOMP = 22
+PR_CAPBSET_READ = 23
+PR_GET_SECUREBITS = 27
+PR_SET_SECUREBITS = 28
+PR_GET_TIMERSLACK = 30
+PR_SET_TIMERSLACK = 29
+PR_SET_MM = 35
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_GET_TID_ADDRESS = 40
+PR_SET_THP_DISABLE = 41
+PR_GET_THP_DISABLE = 42
+PR_CAP_AMBIENT = 47
+
+# PR_SET_MM sub-options.
+PR_SET_MM_START_CODE = 1
+PR_SET_MM_END_CODE = 2
+PR_SET_MM_START_DATA = 3
+PR_SET_MM_END_DATA = 4
+PR_SET_MM_START_STACK = 5
+PR_SET_MM_START_BRK = 6
+PR_SET_MM_BRK = 7
+PR_SET_MM_ARG_START = 8
+PR_SET_MM_ARG_END = 9
+PR_SET_MM_ENV_START = 10
+PR_SET_MM_ENV_END = 11
+PR_SET_MM_AUXV = 12
+PR_SET_MM_EXE_FILE = 13
+PR_SET_MM_MAP = 14
+PR_SET_MM_MAP_SIZE = 15
+
+
+def prctl(option: int, arg2: object = 0, arg3: object = 0, arg4: object = 0,
+          arg5: object = 0) -> int:
+    return sys("prctl", option, arg2, arg3, arg4, arg5)
