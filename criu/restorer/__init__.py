@@ -1,0 +1,1 @@
+"""The restorer blob (C) and its argument block (Python side)."""

@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The restorer: the last code a restored task runs before it becomes the
+ * dumped program again.
+ *
+ * criu forks the task with its dumped PID, restores what can be restored
+ * from Python (fds, cwd, ...), then places this blob and its argument block
+ * (restorer.h) in a region that no mapping of the target uses and calls
+ * restorer_entry(args).  From there nothing of criu may be used: the blob
+ * switches to its own stack, removes criu's mappings, moves the vdso/vvar
+ * to the dumped addresses, maps the target's memory and fills it from the
+ * pages image, sets mm fields, signal actions, rseq and credentials, writes
+ * the rt_sigframe holding the dumped registers on the target's stack and
+ * stops with int3.  criu (its tracer) then unmaps this region and makes the
+ * task run rt_sigreturn from the vdso, so no trace of the blob remains.
+ *
+ * Any failure writes one line to log_fd and exits the task with status 1;
+ * criu reports it and the images stay untouched.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "restorer.h"
+#include "rst-sys.h"
+
+_Static_assert(offsetof(struct restorer_args, stack_top) == 24,
+	       "restorer_entry reads stack_top at 24(%rdi)");
+
+#define PAGE_SIZE	4096UL
+#define IOV_BATCH	512
+
+#define ARCH_SET_GS	0x1001
+#define ARCH_SET_FS	0x1002
+#define ARCH_GET_FS	0x1003
+
+#define PR_SET_DUMPABLE		4
+#define PR_SET_MM		35
+#define PR_SET_MM_MAP		14
+#define PR_SET_SECUREBITS	28
+#define PR_SET_KEEPCAPS		8
+#define PR_CAPBSET_DROP		24
+#define PR_CAP_AMBIENT		47
+#define PR_CAP_AMBIENT_RAISE	2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+
+#define RSEQ_FLAG_UNREGISTER	1
+
+#define MREMAP_MAYMOVE	1
+#define MREMAP_FIXED	2
+#define MAP_FIXED	0x10
+#define PROT_WRITE	0x2
+
+#define _LINUX_CAPABILITY_VERSION_3	0x20080522
+#define CAP_LAST_CAP_MAX		63
+
+enum step {
+	STEP_ARGS = 1,
+	STEP_OWN_RSEQ,
+	STEP_SIGMASK,
+	STEP_UNMAP,
+	STEP_MOVE_SCRATCH,
+	STEP_MOVE_FINAL,
+	STEP_MAP,
+	STEP_PAGES,
+	STEP_PROTECT,
+	STEP_MM_MAP,
+	STEP_SIGACTION,
+	STEP_RSEQ,
+	STEP_CREDS,
+	STEP_DUMPABLE,
+	STEP_TLS,
+};
+
+static const char *const step_names[] = {
+	[STEP_ARGS] = "check arguments",
+	[STEP_OWN_RSEQ] = "unregister criu's rseq",
+	[STEP_SIGMASK] = "block signals",
+	[STEP_UNMAP] = "unmap criu",
+	[STEP_MOVE_SCRATCH] = "move vdso/vvar aside",
+	[STEP_MOVE_FINAL] = "move vdso/vvar in place",
+	[STEP_MAP] = "map vma",
+	[STEP_PAGES] = "read pages",
+	[STEP_PROTECT] = "protect vma",
+	[STEP_MM_MAP] = "set mm fields (PR_SET_MM_MAP)",
+	[STEP_SIGACTION] = "set signal action",
+	[STEP_RSEQ] = "register rseq",
+	[STEP_CREDS] = "set credentials",
+	[STEP_DUMPABLE] = "set dumpable",
+	[STEP_TLS] = "set fs/gs base",
+};
+
+struct iovec {
+	void *iov_base;
+	uint64_t iov_len;
+};
+
+struct cap_header {
+	uint32_t version;
+	int32_t pid;
+};
+
+struct cap_data {
+	uint32_t effective;
+	uint32_t permitted;
+	uint32_t inheritable;
+};
+
+static int log_fd = -1;
+
+static uint64_t str_len(const char *s)
+{
+	uint64_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+static void copy_bytes(void *dst, const void *src, uint64_t len)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	while (len--)
+		*d++ = *s++;
+}
+
+/* Append the decimal (or hex) form of v to buf at *pos. */
+static void put_num(char *buf, int *pos, uint64_t v, int hex, int neg)
+{
+	char tmp[24];
+	int n = 0;
+
+	if (neg) {
+		buf[(*pos)++] = '-';
+		v = -v;
+	}
+	if (hex) {
+		buf[(*pos)++] = '0';
+		buf[(*pos)++] = 'x';
+	}
+	do {
+		unsigned int d = hex ? v % 16 : v % 10;
+
+		tmp[n++] = d < 10 ? '0' + d : 'a' + d - 10;
+		v = hex ? v / 16 : v / 10;
+	} while (v);
+	while (n)
+		buf[(*pos)++] = tmp[--n];
+}
+
+static void put_str(char *buf, int *pos, const char *s)
+{
+	uint64_t n = str_len(s);
+
+	copy_bytes(buf + *pos, s, n);
+	*pos += n;
+}
+
+/* Report "restorer: <step> failed at <addr>: errno <n>" and leave. */
+static void __attribute__((noreturn)) fail(enum step step, uint64_t addr,
+					   long ret)
+{
+	char buf[160];
+	int pos = 0;
+
+	put_str(buf, &pos, "restorer: ");
+	put_str(buf, &pos, step_names[step]);
+	put_str(buf, &pos, " failed at ");
+	put_num(buf, &pos, addr, 1, 0);
+	put_str(buf, &pos, ": errno ");
+	put_num(buf, &pos, (uint64_t)ret, 0, ret < 0);
+	buf[pos++] = '\n';
+	if (log_fd >= 0)
+		sys_write(log_fd, buf, pos);
+	sys_exit_group(1);
+	for (;;)
+		;
+}
+
+static int is_error(long ret)
+{
+	return (unsigned long)ret >= (unsigned long)-4095;
+}
+
+static void unregister_own_rseq(struct restorer_args *args)
+{
+	uint64_t tp;
+	long ret;
+
+	if (!args->own_rseq_size)
+		return;
+	ret = sys_arch_prctl(ARCH_GET_FS, (unsigned long)&tp);
+	if (ret)
+		fail(STEP_OWN_RSEQ, 0, ret);
+	ret = sys_rseq(tp + args->own_rseq_offset, args->own_rseq_size,
+		       RSEQ_FLAG_UNREGISTER, args->own_rseq_sig);
+	if (ret)
+		fail(STEP_OWN_RSEQ, tp + args->own_rseq_offset, ret);
+}
+
+static void remove_criu_mappings(struct restorer_args *args)
+{
+	struct rst_range *r = (struct rst_range *)args->unmap;
+	uint64_t i;
+	long ret;
+
+	for (i = 0; i < args->nr_unmap; i++) {
+		ret = sys_munmap(r[i].start, r[i].len);
+		if (ret)
+			fail(STEP_UNMAP, r[i].start, ret);
+	}
+}
+
+/*
+ * The vdso and vvar of criu's process become the target's: same kernel,
+ * same contents, only the address changes.  They go through a scratch area
+ * first so that a destination never overlaps a mapping not yet moved.
+ */
+static void move_specials(struct restorer_args *args)
+{
+	struct rst_move *m = (struct rst_move *)args->moves;
+	uint64_t i, at = args->scratch;
+	long ret;
+
+	for (i = 0; i < args->nr_moves; i++) {
+		ret = sys_mremap(m[i].from, m[i].len, m[i].len,
+				 MREMAP_MAYMOVE | MREMAP_FIXED, at);
+		if (is_error(ret))
+			fail(STEP_MOVE_SCRATCH, m[i].from, ret);
+		m[i].from = at;
+		at += m[i].len;
+	}
+	for (i = 0; i < args->nr_moves; i++) {
+		ret = sys_mremap(m[i].from, m[i].len, m[i].len,
+				 MREMAP_MAYMOVE | MREMAP_FIXED, m[i].to);
+		if (is_error(ret))
+			fail(STEP_MOVE_FINAL, m[i].to, ret);
+	}
+}
+
+static void map_vmas(struct restorer_args *args)
+{
+	struct rst_vma *v = (struct rst_vma *)args->vmas;
+	uint64_t i;
+	long ret;
+
+	for (i = 0; i < args->nr_vmas; i++) {
+		if (v[i].kind != RST_VMA_REGULAR)
+			continue;
+		/* Writable until the pages are in; protected afterwards. */
+		ret = sys_mmap(v[i].start, v[i].end - v[i].start,
+			       v[i].prot | PROT_WRITE, v[i].flags | MAP_FIXED,
+			       v[i].fd, v[i].pgoff);
+		if (is_error(ret) || (uint64_t)ret != v[i].start)
+			fail(STEP_MAP, v[i].start, ret);
+	}
+}
+
+/* Fill the page runs from the pages image, IOV_BATCH runs per preadv. */
+static void read_pages(struct restorer_args *args)
+{
+	struct rst_range *r = (struct rst_range *)args->runs;
+	struct iovec iov[IOV_BATCH];
+	uint64_t off = 0, i = 0;
+
+	while (i < args->nr_runs) {
+		uint64_t n = 0, want = 0;
+
+		while (n < IOV_BATCH && i + n < args->nr_runs) {
+			iov[n].iov_base = (void *)r[i + n].start;
+			iov[n].iov_len = r[i + n].len;
+			want += r[i + n].len;
+			n++;
+		}
+		/* A short read leaves the rest of the batch for the next call. */
+		while (want) {
+			long got = sys_preadv(args->pages_fd, (unsigned long)iov,
+					      n, off, 0);
+			uint64_t k = 0;
+
+			if (got <= 0)
+				fail(STEP_PAGES, (uint64_t)iov[0].iov_base,
+				     got ? got : -5 /* EIO: image too short */);
+			off += got;
+			want -= got;
+			while (k < n && (uint64_t)got >= iov[k].iov_len) {
+				got -= iov[k].iov_len;
+				k++;
+			}
+			if (k < n) {
+				iov[k].iov_base = (char *)iov[k].iov_base + got;
+				iov[k].iov_len -= got;
+			}
+			copy_bytes(iov, iov + k, (n - k) * sizeof(iov[0]));
+			i += k;
+			n -= k;
+		}
+	}
+}
+
+static void protect_vmas(struct restorer_args *args)
+{
+	struct rst_vma *v = (struct rst_vma *)args->vmas;
+	uint64_t i;
+	long ret;
+	int adv;
+
+	for (i = 0; i < args->nr_vmas; i++) {
+		if (v[i].kind != RST_VMA_REGULAR)
+			continue;
+		if (!(v[i].prot & PROT_WRITE)) {
+			ret = sys_mprotect(v[i].start, v[i].end - v[i].start,
+					   v[i].prot);
+			if (ret)
+				fail(STEP_PROTECT, v[i].start, ret);
+		}
+		for (adv = 0; adv < 64; adv++) {
+			if (!(v[i].madv & (1ULL << adv)))
+				continue;
+			ret = sys_madvise(v[i].start, v[i].end - v[i].start,
+					  adv);
+			if (ret)
+				fail(STEP_PROTECT, v[i].start, ret);
+		}
+	}
+}
+
+static void restore_sigactions(struct restorer_args *args)
+{
+	int sig;
+	long ret;
+
+	for (sig = 1; sig <= RST_NSIG; sig++) {
+		if (!(args->sigaction_set & (1ULL << (sig - 1))))
+			continue;
+		ret = sys_rt_sigaction(sig,
+				       (unsigned long)&args->sigactions[sig - 1],
+				       0, 8);
+		if (ret)
+			fail(STEP_SIGACTION, sig, ret);
+	}
+}
+
+static void restore_creds(struct rst_creds *c)
+{
+	struct cap_header hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct cap_data data[2];
+	long ret;
+	int cap;
+
+	if (!c->present)
+		return;
+	/* Keep capabilities across the uid change; they are set below. */
+	ret = sys_prctl(PR_SET_SECUREBITS, c->secbits | 0x10 /* KEEP_CAPS */,
+			0, 0, 0);
+	if (ret)
+		fail(STEP_CREDS, 1, ret);
+	for (cap = 0; cap <= CAP_LAST_CAP_MAX; cap++) {
+		if (c->cap_bnd & (1ULL << cap))
+			continue;
+		ret = sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+		if (ret && ret != -22 /* EINVAL: beyond the last cap */)
+			fail(STEP_CREDS, 2, ret);
+	}
+	ret = sys_setgroups(c->ngroups, (unsigned long)c->groups);
+	if (ret)
+		fail(STEP_CREDS, 3, ret);
+	ret = sys_setresgid(c->gid, c->egid, c->sgid);
+	if (ret)
+		fail(STEP_CREDS, 4, ret);
+	sys_setfsgid(c->fsgid);
+	ret = sys_setresuid(c->uid, c->euid, c->suid);
+	if (ret)
+		fail(STEP_CREDS, 5, ret);
+	sys_setfsuid(c->fsuid);
+
+	data[0].effective = c->cap_eff;
+	data[0].permitted = c->cap_prm;
+	data[0].inheritable = c->cap_inh;
+	data[1].effective = c->cap_eff >> 32;
+	data[1].permitted = c->cap_prm >> 32;
+	data[1].inheritable = c->cap_inh >> 32;
+	ret = sys_capset((unsigned long)&hdr, (unsigned long)data);
+	if (ret)
+		fail(STEP_CREDS, 6, ret);
+	ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (cap = 0; !ret && cap <= CAP_LAST_CAP_MAX; cap++)
+		if (c->cap_amb & (1ULL << cap))
+			ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
+					cap, 0, 0);
+	if (ret)
+		fail(STEP_CREDS, 7, ret);
+	ret = sys_prctl(PR_SET_SECUREBITS, c->secbits, 0, 0, 0);
+	if (ret)
+		fail(STEP_CREDS, 8, ret);
+}
+
+static void close_fds(struct restorer_args *args)
+{
+	int32_t *fds = (int32_t *)args->close_fds;
+	uint64_t i;
+
+	for (i = 0; i < args->nr_close_fds; i++)
+		sys_close(fds[i]);
+}
+
+static void __attribute__((noreturn, used)) restore_main(struct restorer_args *args)
+{
+	uint64_t all = ~0ULL;
+	long ret;
+
+	log_fd = args->log_fd;
+	if (args->magic != RESTORER_ARGS_MAGIC ||
+	    args->version != RESTORER_ARGS_VERSION)
+		fail(STEP_ARGS, args->version, -22);
+
+	/* criu's glibc registered rseq in memory about to disappear. */
+	unregister_own_rseq(args);
+	ret = sys_rt_sigprocmask(0 /* SIG_BLOCK */, (unsigned long)&all, 0, 8);
+	if (ret)
+		fail(STEP_SIGMASK, 0, ret);
+
+	remove_criu_mappings(args);
+	move_specials(args);
+	map_vmas(args);
+	read_pages(args);
+	protect_vmas(args);
+
+	ret = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&args->mm,
+			sizeof(args->mm), 0);
+	if (ret)
+		fail(STEP_MM_MAP, args->mm.start_brk, ret);
+
+	restore_sigactions(args);
+
+	if (args->rseq_len) {
+		ret = sys_rseq(args->rseq_ptr, args->rseq_len, 0,
+			       args->rseq_sig);
+		if (ret)
+			fail(STEP_RSEQ, args->rseq_ptr, ret);
+	}
+
+	restore_creds(&args->creds);
+	if (args->dumpable >= 0) {
+		ret = sys_prctl(PR_SET_DUMPABLE, args->dumpable, 0, 0, 0);
+		if (ret)
+			fail(STEP_DUMPABLE, args->dumpable, ret);
+	}
+
+	copy_bytes((void *)args->frame_dst, (void *)args->frame_src,
+		   args->frame_len);
+	close_fds(args);
+
+	ret = sys_arch_prctl(ARCH_SET_GS, args->gs_base);
+	if (ret)
+		fail(STEP_TLS, args->gs_base, ret);
+	ret = sys_arch_prctl(ARCH_SET_FS, args->fs_base);
+	if (ret)
+		fail(STEP_TLS, args->fs_base, ret);
+
+	/*
+	 * rsp points just past the frame's return address, as after a signal
+	 * handler's ret; criu takes over at the int3: it unmaps this region
+	 * and runs rt_sigreturn at a syscall instruction of the vdso.
+	 */
+	asm volatile("mov %0, %%rsp\n\t"
+		     "mov $15, %%eax\n\t"
+		     "int3\n\t"
+		     "ud2\n\t"
+		     :
+		     : "r"(args->frame_dst + 8)
+		     : "memory");
+	for (;;)
+		;
+}
+
+/*
+ * restorer_entry(args): called on criu's stack; moves to the blob's own
+ * stack at once, since criu's stack is about to be unmapped.
+ */
+asm(".text\n"
+    ".globl restorer_entry\n"
+    ".type restorer_entry, @function\n"
+    "restorer_entry:\n"
+    "	mov 24(%rdi), %rsp\n"		/* args->stack_top */
+    "	xor %rbp, %rbp\n"
+    "	call restore_main\n"
+    "	ud2\n"
+    ".size restorer_entry, .-restorer_entry\n");

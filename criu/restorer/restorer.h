@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The restorer blob's argument block, version RESTORER_ARGS_VERSION.
+ *
+ * criu (Python, criu/restorer/args.py) lays this block out in memory right
+ * after the blob, in a region that collides with no mapping of the target,
+ * and jumps to restorer_entry(args).  Every pointer-like field is an
+ * absolute address inside that same region, so the block needs no
+ * relocation.  Keep this file and args.py in step: the version number is
+ * checked by the blob before it touches anything.
+ */
+#ifndef CRIU_RESTORER_H
+#define CRIU_RESTORER_H
+
+#include <stdint.h>
+
+#define RESTORER_ARGS_MAGIC	0x52535452u	/* "RSTR" */
+#define RESTORER_ARGS_VERSION	1u
+
+/* rst_vma.kind */
+#define RST_VMA_REGULAR		0u
+#define RST_VMA_SPECIAL		1u	/* vdso/vvar: moved, not mapped */
+
+/* One mapping of the target, to create at its address. */
+struct rst_vma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t pgoff;		/* file offset in bytes */
+	uint64_t madv;		/* MADV_* bits to apply (1 << advice) */
+	uint32_t prot;		/* final PROT_* */
+	uint32_t flags;		/* mmap MAP_* flags (MAP_FIXED added by the blob) */
+	int32_t fd;		/* file to map, -1 for anonymous */
+	uint32_t kind;		/* RST_VMA_* */
+};
+
+/* An address range [start, start + len). */
+struct rst_range {
+	uint64_t start;
+	uint64_t len;
+};
+
+/* A move of one of criu's special mappings (vdso, vvar) to the target's place. */
+struct rst_move {
+	uint64_t from;
+	uint64_t to;
+	uint64_t len;
+};
+
+/* The kernel's struct sigaction for rt_sigaction(2) on x86_64. */
+struct rst_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+/* struct prctl_mm_map (PR_SET_MM, PR_SET_MM_MAP), linux/prctl.h. */
+struct rst_mm_map {
+	uint64_t start_code;
+	uint64_t end_code;
+	uint64_t start_data;
+	uint64_t end_data;
+	uint64_t start_brk;
+	uint64_t brk;
+	uint64_t start_stack;
+	uint64_t arg_start;
+	uint64_t arg_end;
+	uint64_t env_start;
+	uint64_t env_end;
+	uint64_t auxv;		/* address of the auxv words */
+	uint32_t auxv_size;	/* bytes */
+	uint32_t exe_fd;
+};
+
+/* Credentials applied last (after PR_SET_MM_MAP, which needs privileges). */
+struct rst_creds {
+	uint32_t present;	/* 0: leave criu's credentials */
+	uint32_t uid, euid, suid, fsuid;
+	uint32_t gid, egid, sgid, fsgid;
+	uint32_t ngroups;
+	uint32_t groups[64];
+	uint32_t secbits;
+	uint32_t pad;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+};
+
+#define RST_NSIG	64
+
+struct restorer_args {
+	uint32_t magic;
+	uint32_t version;
+
+	/* This region (blob, args, stack): kept until the very end. */
+	uint64_t self_start;
+	uint64_t self_len;
+	uint64_t stack_top;	/* 16-byte aligned, inside self */
+
+	/* criu's own mappings to remove first (never self, never specials). */
+	uint64_t unmap;		/* struct rst_range[] */
+	uint64_t nr_unmap;
+
+	/* criu's vdso/vvar: moved to scratch first, then to their place. */
+	uint64_t moves;		/* struct rst_move[] */
+	uint64_t nr_moves;
+	uint64_t scratch;	/* free room in self for the moves */
+
+	uint64_t vmas;		/* struct rst_vma[] */
+	uint64_t nr_vmas;
+
+	/* Page runs, in pages-image order: [start, start+len) read from pages_fd. */
+	uint64_t runs;		/* struct rst_range[] */
+	uint64_t nr_runs;
+	int32_t pages_fd;
+	int32_t log_fd;		/* -1: silent */
+
+	struct rst_mm_map mm;
+
+	/* Own rseq area (glibc's, in criu's TLS) to unregister first. */
+	int64_t own_rseq_offset;	/* from the thread pointer */
+	uint32_t own_rseq_size;		/* 0: none registered */
+	uint32_t own_rseq_sig;
+
+	/* Target's rseq registration. */
+	uint64_t rseq_ptr;
+	uint32_t rseq_len;		/* 0: none */
+	uint32_t rseq_sig;
+
+	uint64_t sigaction_set;		/* bit (signo - 1): restore that action */
+	struct rst_sigaction sigactions[RST_NSIG];
+
+	struct rst_creds creds;
+
+	uint64_t fs_base;
+	uint64_t gs_base;
+	int32_t dumpable;	/* PR_SET_DUMPABLE value after creds, -1: keep */
+	uint32_t pad2;
+
+	/* Fds to close before the end (vma files, pages image, log). */
+	uint64_t close_fds;	/* int32_t[] */
+	uint64_t nr_close_fds;
+
+	/* rt_sigframe built by criu: copied to frame_dst, then rt_sigreturn. */
+	uint64_t frame_src;
+	uint64_t frame_len;
+	uint64_t frame_dst;
+
+	/* Set by the blob when it fails: step number and -errno. */
+	int64_t error;
+	uint64_t error_step;
+};
+
+#endif /* CRIU_RESTORER_H */
