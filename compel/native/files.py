@@ -1,0 +1,80 @@
+"""File-descriptor calls used by criu's files dump: kcmp, tee, terminal
+window size, personality.
+
+kcmp tells whether two fds (possibly of two tasks) share one open file
+description; tee copies a pipe's contents without consuming them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+
+from compel.native._libc import sys
+
+KCMP_FILE = 0
+KCMP_VM = 1
+KCMP_FILES = 2
+KCMP_FS = 3
+KCMP_SIGHAND = 4
+
+TIOCGWINSZ = 0x5413
+TIOCSWINSZ = 0x5414
+TIOCGPGRP = 0x540F
+TIOCGSID = 0x5429
+TIOCGPTN = 0x80045430
+
+F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032
+
+
+class Winsize(ctypes.Structure):
+    """A terminal's size.
+
+    struct winsize {
+        unsigned short ws_row;
+        unsigned short ws_col;
+        unsigned short ws_xpixel;
+        unsigned short ws_ypixel;
+    };
+    """
+
+    _fields_ = [("ws_row", ctypes.c_ushort), ("ws_col", ctypes.c_ushort),
+                ("ws_xpixel", ctypes.c_ushort), ("ws_ypixel", ctypes.c_ushort)]
+
+
+def kcmp(pid1: int, pid2: int, kind: int, idx1: int = 0, idx2: int = 0) -> int:
+    """0 if equal, 1/2 for an ordering, 3 if different (not orderable)."""
+    return sys("kcmp", pid1, pid2, kind, idx1, idx2)
+
+
+def same_file(pid1: int, fd1: int, pid2: int, fd2: int) -> bool:
+    """Do these two fds share one open file description?"""
+    return kcmp(pid1, pid2, KCMP_FILE, fd1, fd2) == 0
+
+
+def tee(fd_in: int, fd_out: int, length: int, flags: int = 0) -> int:
+    """Duplicate up to length bytes from pipe fd_in into pipe fd_out."""
+    return sys("tee", fd_in, fd_out, length, flags)
+
+
+def get_winsize(fd: int) -> Winsize:
+    ws = Winsize()
+    fcntl.ioctl(fd, TIOCGWINSZ, ws)  # type: ignore[call-overload]
+    return ws
+
+
+def set_winsize(fd: int, ws: Winsize) -> None:
+    fcntl.ioctl(fd, TIOCSWINSZ, ws)  # type: ignore[call-overload]
+
+
+def ioctl_int(fd: int, request: int) -> int:
+    """An ioctl that fills one int (TIOCGPGRP, TIOCGSID, TIOCGPTN)."""
+    value = ctypes.c_int(0)
+    fcntl.ioctl(fd, request, value)  # type: ignore[call-overload]
+    return value.value
+
+
+def personality(persona: int = 0xFFFFFFFF) -> int:
+    """personality(2); the default argument only queries."""
+    return sys("personality", persona)
