@@ -226,6 +226,11 @@ bool test_go(void)
 	return !sig_received;
 }
 
+volatile int *test_stop_word(void)
+{
+	return &sig_received;
+}
+
 void test_waitsig(void)
 {
 	/*

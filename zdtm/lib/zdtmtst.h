@@ -81,6 +81,11 @@ void test_daemon(void);
 void test_waitsig(void);
 /* True until the runner's SIGTERM arrived: for tests that loop. */
 bool test_go(void);
+/*
+ * The word the SIGTERM handler sets to 1: for tests that must wait with
+ * registers live (in assembly) and so cannot call test_waitsig().
+ */
+volatile int *test_stop_word(void);
 
 /* The program name the test was started as (argv[0]'s base name). */
 extern const char *test_name;
@@ -102,6 +107,16 @@ void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define pr_perror(fmt, ...)						\
 	test_msg("ERR: %s:%d: " fmt " (errno = %d (%s))\n",		\
 		 __FILE__, __LINE__, ##__VA_ARGS__, errno, strerror(errno))
+
+/* One line of /proc/self/maps. */
+struct test_vma {
+	unsigned long start, end, pgoff;
+	char perms[5];
+	char path[256];
+};
+
+/* The mapping that holds addr, from /proc/self/maps; -1 if none. */
+int test_find_vma(unsigned long addr, struct test_vma *vma);
 
 /* Sum of a memory area, for before/after comparisons of contents. */
 unsigned long long test_checksum(const void *buf, size_t len);
