@@ -1,0 +1,158 @@
+"""Kernel interface of TCP repair: constants and structs, declared once.
+
+These are the numbers from <linux/tcp.h>, <linux/sockios.h> and
+<asm-generic/socket.h> that Python's socket module does not export, and the
+structs exchanged with getsockopt/setsockopt. soccr stands alone (it does
+not use compel's native layer), so it keeps its own small copy here.
+"""
+
+import ctypes
+import socket
+
+SOL_TCP = socket.IPPROTO_TCP
+
+# TCP socket options (linux/tcp.h).
+TCP_MAXSEG = 2
+TCP_NODELAY = 1
+TCP_CORK = 3
+TCP_INFO = 11
+TCP_REPAIR = 19
+TCP_REPAIR_QUEUE = 20
+TCP_QUEUE_SEQ = 21
+TCP_REPAIR_OPTIONS = 22
+TCP_TIMESTAMP = 24
+TCP_REPAIR_WINDOW = 29
+
+# Values of TCP_REPAIR.
+TCP_REPAIR_ON = 1
+TCP_REPAIR_OFF = 0
+TCP_REPAIR_OFF_NO_WP = -1  # leave repair mode without sending a window probe
+
+# Values of TCP_REPAIR_QUEUE.
+TCP_NO_QUEUE = 0
+TCP_RECV_QUEUE = 1
+TCP_SEND_QUEUE = 2
+
+# Option codes of TCP_REPAIR_OPTIONS (the TCP header option kinds).
+TCPOPT_MAXSEG = 2
+TCPOPT_WINDOW = 3
+TCPOPT_SACK_PERM = 4
+TCPOPT_TIMESTAMP = 8
+
+# Bits of tcp_info.tcpi_options; CRIU's tcp-stream image keeps them as opt_mask.
+TCPI_OPT_TIMESTAMPS = 1
+TCPI_OPT_SACK = 2
+TCPI_OPT_WSCALE = 4
+TCPI_OPT_ECN = 8
+
+# Largest window scale the kernel accepts (TCP_MAX_WSCALE).
+TCP_MAX_WSCALE = 14
+
+# Queue size ioctls (linux/sockios.h): bytes unread, bytes not acked, bytes not sent.
+SIOCINQ = 0x541B
+SIOCOUTQ = 0x5411
+SIOCOUTQNSD = 0x894B
+
+# Socket buffer sizes beyond net.core.[rw]mem_max (need CAP_NET_ADMIN).
+SO_SNDBUFFORCE = 32
+SO_RCVBUFFORCE = 33
+
+# TCP states (include/net/tcp_states.h), by number.
+TCP_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "NEW_SYN_RECV",
+}
+TCP_ESTABLISHED = 1
+
+
+class TcpRepairOpt(ctypes.Structure):
+    """One option for TCP_REPAIR_OPTIONS (an array of these is passed).
+
+    struct tcp_repair_opt {
+            __u32   opt_code;
+            __u32   opt_val;
+    };
+    """
+
+    _fields_ = [
+        ("opt_code", ctypes.c_uint32),
+        ("opt_val", ctypes.c_uint32),
+    ]
+
+
+class TcpRepairWindow(ctypes.Structure):
+    """Window state read and written with TCP_REPAIR_WINDOW.
+
+    struct tcp_repair_window {
+            __u32   snd_wl1;
+            __u32   snd_wnd;
+            __u32   max_window;
+            __u32   rcv_wnd;
+            __u32   rcv_wup;
+    };
+    """
+
+    _fields_ = [
+        ("snd_wl1", ctypes.c_uint32),
+        ("snd_wnd", ctypes.c_uint32),
+        ("max_window", ctypes.c_uint32),
+        ("rcv_wnd", ctypes.c_uint32),
+        ("rcv_wup", ctypes.c_uint32),
+    ]
+
+
+class TcpInfoHead(ctypes.Structure):
+    """The leading part of struct tcp_info that soccr reads (TCP_INFO).
+
+    The kernel copies min(optlen, sizeof(struct tcp_info)) bytes, so asking
+    for this prefix only is valid on every kernel.
+
+    struct tcp_info {
+            __u8    tcpi_state;
+            __u8    tcpi_ca_state;
+            __u8    tcpi_retransmits;
+            __u8    tcpi_probes;
+            __u8    tcpi_backoff;
+            __u8    tcpi_options;
+            __u8    tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4;
+            __u8    tcpi_delivery_rate_app_limited:1, tcpi_fastopen_client_fail:2;
+
+            __u32   tcpi_rto;
+            __u32   tcpi_ato;
+            __u32   tcpi_snd_mss;
+            __u32   tcpi_rcv_mss;
+            ...
+    };
+    """
+
+    _fields_ = [
+        ("tcpi_state", ctypes.c_uint8),
+        ("tcpi_ca_state", ctypes.c_uint8),
+        ("tcpi_retransmits", ctypes.c_uint8),
+        ("tcpi_probes", ctypes.c_uint8),
+        ("tcpi_backoff", ctypes.c_uint8),
+        ("tcpi_options", ctypes.c_uint8),
+        ("tcpi_snd_wscale", ctypes.c_uint8, 4),
+        ("tcpi_rcv_wscale", ctypes.c_uint8, 4),
+        ("tcpi_delivery_rate_app_limited", ctypes.c_uint8, 1),
+        ("tcpi_fastopen_client_fail", ctypes.c_uint8, 2),
+        ("tcpi_rto", ctypes.c_uint32),
+        ("tcpi_ato", ctypes.c_uint32),
+        ("tcpi_snd_mss", ctypes.c_uint32),
+        ("tcpi_rcv_mss", ctypes.c_uint32),
+    ]
+
+
+def state_name(number: int) -> str:
+    """The kernel's name of a TCP state number, for messages."""
+    return TCP_STATES.get(number, f"unknown state {number}")

@@ -1,0 +1,51 @@
+"""Accept either a socket.socket or a raw file descriptor wherever a socket is taken."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from typing import Union
+
+from .errors import NotTcpSocketError
+
+SocketLike = Union[socket.socket, int]
+
+
+@contextlib.contextmanager
+def borrowed(sock: SocketLike) -> Iterator[socket.socket]:
+    """A socket.socket for the duration of a call, never closing the caller's.
+
+    For a plain fd, a duplicate is wrapped and closed afterwards: socket
+    options and ioctls act on the shared socket, not on the descriptor.
+    """
+    if isinstance(sock, socket.socket):
+        if sock.fileno() < 0:
+            raise NotTcpSocketError("the socket is closed")
+        yield sock
+        return
+    if isinstance(sock, bool) or not isinstance(sock, int):
+        raise NotTcpSocketError(
+            f"expected a socket.socket or a file descriptor, got {type(sock).__name__}")
+    try:
+        dup = os.dup(sock)
+    except OSError as e:
+        raise NotTcpSocketError(f"fd {sock}: {e.strerror}") from None
+    try:
+        wrapped = socket.socket(fileno=dup)
+    except OSError as e:
+        os.close(dup)
+        raise NotTcpSocketError(f"fd {sock} is not a socket: {e.strerror}") from None
+    try:
+        yield wrapped
+    finally:
+        wrapped.close()
+
+
+def close(sock: SocketLike) -> None:
+    """Close the caller's socket object or descriptor."""
+    if isinstance(sock, socket.socket):
+        sock.close()
+    else:
+        os.close(sock)
