@@ -1,8 +1,10 @@
 """The `criu` command line, after criu(8): `criu COMMAND [OPTIONS]`.
 
 Options are one flat set shared by all commands, as in CRIU; each command
-module in criu.actions reads the ones it needs.  Every CriuError ends the
-program with its one-line message and exit status 1.
+module in criu.actions reads the ones it needs (through parse_options(),
+which also sets up logging).  Every CriuError ends the program with its
+one-line message and exit status 1; a wrong or missing option is a
+UsageError (exit 1, with a hint to -h).
 """
 
 from __future__ import annotations
@@ -11,17 +13,59 @@ import argparse
 import importlib
 import sys
 
+from criu import log
 from criu.actions import ACTIONS
 from criu.errors import CriuError, UsageError
+from criu.options import Options
 
 VERSION = "0.1.0"
+
+USAGE = """\
+Usage:
+  criu dump -t PID [<options>]
+  criu restore [<options>]
+  criu check [--feature FEAT] [--all]
+  criu exec -t PID SYSCALL [ARGS...]
+
+Commands:
+  dump           checkpoint the process tree rooted at PID into images
+  restore        recreate a process tree from images
+  check          check whether the kernel supports what criu needs
+  exec           run a system call inside a stopped task
+
+Dump/restore options:
+  -t|--tree PID          root of the tree to dump
+  -D|--images-dir DIR    directory of the image files (default: .)
+  -W|--work-dir DIR      directory for logs and pidfile (default: -D)
+  -R|--leave-running     leave the tasks running after dump
+  -s|--leave-stopped     leave the tasks stopped after dump
+  -d|--restore-detached  do not wait for the restored tree to exit
+  -j|--shell-job         the tree was started from a shell (uses the
+                         caller's terminal)
+  --pidfile FILE         write the restored root's PID to FILE
+  --display-stats        print dump/restore statistics
+
+Check options:
+  --feature FEAT         check one feature ("list" lists them)
+  --all                  check every feature, including optional ones
+
+Logging:
+  -o|--log-file FILE     log to FILE (relative to -W; "-" is stderr)
+  -v[v...]|-vNUM         verbosity: 0 msgs, 1 errors, 2 warnings (default),
+                         3 info + timestamps, 4 debug
+  --log-pid              one log file per process: FILE.PID
+
+Other:
+  -h|--help              this text
+  -V|--version           show the version
+"""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as UsageError (exit 1, like criu)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        raise UsageError(f"{message} (try criu -h)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +87,7 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("-o", "--log-file", dest="log_file")
     p.add_argument("-v", dest="verbosity", action="append", nargs="?",
                    const="v", default=None)
+    p.add_argument("--verbosity", dest="verbosity", action="append")
     p.add_argument("--log-pid", action="store_true")
     p.add_argument("--pidfile")
     p.add_argument("-R", "--leave-running", action="store_true")
@@ -50,29 +95,68 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("-d", "--restore-detached", action="store_true")
     p.add_argument("-j", "--shell-job", action="store_true")
     p.add_argument("--display-stats", action="store_true")
+    p.add_argument("--feature", dest="features", action="append")
+    p.add_argument("--all", "--extra", "--experimental", dest="check_all",
+                   action="store_true")
     p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("-V", "--version", action="store_true")
     p.add_argument("args", nargs="*")
     return p
+
+
+def parse_options(command: str, argv: list[str], *,
+                  positional_ok: bool = False) -> tuple[Options, list[str]]:
+    """Parse a command's options, set up logging; return (opts, positionals).
+
+    -h prints the help and exits 0.  Positional arguments are a usage error
+    unless the command takes them (positional_ok).
+    """
+    ns = build_option_parser(command).parse_args(argv)
+    if ns.help:
+        print(USAGE, end="")
+        raise SystemExit(0)
+    if ns.version:
+        print(f"Version: {VERSION}")
+        raise SystemExit(0)
+    if ns.args and not positional_ok:
+        raise UsageError(f"unexpected argument for {command}: "
+                         f"{' '.join(ns.args)} (try criu -h)")
+    try:
+        ns.verbosity = log.parse_verbosity(ns.verbosity)
+    except ValueError as e:
+        raise UsageError(f"{e} (try criu -h)") from None
+    opts = Options.from_namespace(ns)
+    log.setup(opts.verbosity, opts.log_file, opts.work_path, opts.log_pid)
+    return opts, list(ns.args)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        top = build_parser().parse_args(argv[:1] if argv and not
-                                        argv[0].startswith("-") else argv)
-        if top.version:
-            print(f"Version: {VERSION}")
-            return 0
-        if not argv or top.help and not top.command:
-            print(build_parser().format_usage().strip())
-            print("commands: " + " ".join(sorted(ACTIONS)))
-            return 0 if top.help else 1
+        if not argv:
+            print(USAGE, end="", file=sys.stderr)
+            return 1
+        if argv[0].startswith("-"):
+            top = build_parser().parse_args(argv)
+            if top.version:
+                print(f"Version: {VERSION}")
+                return 0
+            if top.help:
+                print(USAGE, end="")
+                return 0
+            raise UsageError(f"no command given before {argv[0]} "
+                             "(try criu -h)")
         command = argv[0]
         if command not in ACTIONS:
-            raise UsageError(f"unknown command: {command}")
+            raise UsageError(f"unknown command: {command} (try criu -h)")
         module = importlib.import_module(ACTIONS[command])
         return int(module.run(command, argv[1:]) or 0)
     except CriuError as e:
+        # The one-line message for the user, on stderr; also in the log
+        # when one is open, so -o FILE shows why the command failed.
+        logger = log.get_logger()
+        if logger.handlers and log.log_fd() is not None:
+            logger.error("%s", e)
         print(f"Error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

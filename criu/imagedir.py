@@ -60,43 +60,53 @@ class ImageDir:
         return sorted(os.listdir(self.path))
 
     # -- protobuf images -----------------------------------------------
-    def write(self, name: str, entries: Iterable[Any]) -> None:
-        """Write a whole protobuf image of messages, atomically."""
-        with self.writer(name) as w:
+    def write(self, name: str, entries: Iterable[Any],
+              magic: str | None = None) -> None:
+        """Write a whole protobuf image atomically; entries are messages or
+        (message, extra payload) pairs."""
+        with self.writer(name, magic) as w:
             for entry in entries:
-                w.write(entry)
+                if isinstance(entry, tuple):
+                    w.write(*entry)
+                else:
+                    w.write(entry)
 
     @contextlib.contextmanager
-    def writer(self, name: str) -> Iterator[Any]:
-        """A streaming writer: .write(msg), .write_extra(bytes) when the
-        image type carries raw payload after an entry (pipes-data, ...)."""
-        from images import image as imglib
+    def writer(self, name: str, magic: str | None = None) -> Iterator[Any]:
+        """A streaming writer: .write(msg[, extra]) per entry; extra is the
+        raw payload of types that carry one (pipes-data, ...)."""
+        from images.image import ImageWriter
         final = self.file(name)
         tmp = final.with_name(final.name + TMP_SUFFIX)
         try:
-            with imglib.open_writer(tmp, image_type_of(name)) as w:
-                yield w
+            with open(tmp, "wb") as f:
+                yield ImageWriter(f, magic or magic_of(name), str(final))
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
 
-    def read(self, name: str) -> list[Any]:
-        """All entries of a protobuf image, as messages."""
-        return list(self.iter(name))
+    def read(self, name: str, magic: str | None = None) -> list[Any]:
+        """All entries' messages of a protobuf image."""
+        return [e.msg for e in self.entries(name, magic)]
 
-    def iter(self, name: str) -> Iterator[Any]:
-        from images import image as imglib
+    def entries(self, name: str, magic: str | None = None) -> Iterator[Any]:
+        """Stream images.Entry objects (msg, extra payload, offset)."""
+        from images.errors import ImageError as LibImageError
+        from images.image import open_image
         path = self.file(name)
         if not path.exists():
             raise ImageError(f"{path}: image missing")
-        with imglib.open_reader(path) as r:
-            yield from r
+        try:
+            with open_image(str(path), magic or magic_of(name)) as img:
+                yield from img
+        except LibImageError as e:
+            raise ImageError(str(e)) from e
 
-    def read_one(self, name: str) -> Any:
+    def read_one(self, name: str, magic: str | None = None) -> Any:
         """The single entry of a one-entry image (core, mm, fs, ...)."""
-        entries = self.read(name)
+        entries = self.read(name, magic)
         if len(entries) != 1:
             raise ImageError(f"{self.file(name)}: expected one entry, "
                              f"found {len(entries)}")
@@ -113,8 +123,33 @@ class ImageDir:
             raise ImageError(f"{self.file(name)}: {e.strerror}") from e
 
 
-def image_type_of(name: str) -> str:
-    """The image type of a file name: "core-42.img" -> "core"."""
+# Image file name (without "-ID.img") -> crit's image type name.  Names
+# and types are CRIU's: crit and CRIU read our directories.
+MAGIC_OF_STEM: dict[str, str] = {
+    "inventory": "INVENTORY", "pstree": "PSTREE", "core": "CORE",
+    "ids": "IDS", "mm": "MM", "vmas": "VMAS", "pagemap": "PAGEMAP",
+    "fdinfo": "FDINFO", "files": "FILES", "fs": "FS", "pipes": "PIPES",
+    "pipes-data": "PIPES_DATA", "fifo": "FIFO", "fifo-data": "FIFO_DATA",
+    "reg-files": "REG_FILES", "tty": "TTY_FILES", "tty-info": "TTY_INFO",
+    "tty-data": "TTY_DATA", "creds": "CREDS", "sigacts": "SIGACT",
+    "itimers": "ITIMERS", "posix-timers": "POSIX_TIMERS", "rlimit": "RLIMIT",
+    "seccomp": "SECCOMP", "cgroup": "CGROUP", "utsns": "UTSNS",
+    "ipcns-var": "IPC_VAR", "timens": "TIMENS", "userns": "USERNS",
+    "stats-dump": "STATS", "stats-restore": "STATS", "mountpoints": "MNTS",
+    "netdev": "NETDEV", "netns": "NETNS", "signal-p": "SIGNAL",
+    "signal-s": "SIGNAL", "cpuinfo": "CPUINFO", "remap-fpath": "REMAP_FPATH",
+    "ghost-file": "GHOST_FILE", "memfd": "MEMFD_INODE", "pidns": "PIDNS",
+}
+
+
+def magic_of(name: str) -> str:
+    """The image type of a file name: "core-42.img" -> "CORE"."""
     stem = name[:-4] if name.endswith(".img") else name
     head, _, tail = stem.rpartition("-")
-    return head if tail.isdigit() and head else stem
+    if tail.isdigit() and head:
+        stem = head
+    try:
+        return MAGIC_OF_STEM[stem]
+    except KeyError:
+        raise ImageError(f"{name}: no image type known for this file "
+                         "name") from None
