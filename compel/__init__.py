@@ -19,3 +19,7 @@ from compel.errors import (AlreadyTracedError, BlobError, CompelError,
 __all__ = ["CompelError", "TaskError", "NoSuchTaskError", "ZombieTaskError",
            "AlreadyTracedError", "NotPermittedError", "RemoteError",
            "BlobError", "ParasiteError"]
+
+from compel.task import Task, seize  # noqa: E402
+
+__all__ += ["Task", "seize"]

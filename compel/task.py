@@ -1,0 +1,366 @@
+"""A seized task: all its threads frozen under ptrace, their registers and
+signal state at hand, and syscalls run inside it.
+
+How the task is left untouched: at seize we save every thread's registers
+and blocked mask.  Code runs in the task only with all signals blocked (so
+no signal is consumed and pending signals stay pending), from an existing
+`syscall` instruction (normally in the vdso: no byte of the task's memory is
+changed), stepping with PTRACE_SYSCALL (no breakpoint, no SIGTRAP, no signal
+action touched).  On detach the saved registers go back exactly: a thread
+that was inside an interrupted syscall still has orig_rax = the syscall and
+rax = -ERESTART*, and the kernel, on its way back to user mode after the
+detach, restarts the syscall or returns EINTR as it does after any stop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+
+from compel import proc
+from compel.arch import current as arch
+from compel.errors import (AlreadyTracedError, NoSuchTaskError,
+                           NotPermittedError, RemoteError, TaskError,
+                           ZombieTaskError)
+from compel.native import memory, pidfd
+from compel.native import ptrace as pt
+from compel.native.wait import WaitStatus, waitpid
+
+ALL_SIGNALS_BLOCKED = 0xFFFFFFFFFFFFFFFF
+XSAVE_BUFFER = 16384
+
+
+class ThreadState:
+    """What we saved of one thread when we seized it."""
+
+    def __init__(self, tid: int, regs: "arch.UserRegs", sigmask: int,
+                 group_stopped: bool) -> None:
+        self.tid = tid
+        self.regs = regs
+        self.sigmask = sigmask
+        self.group_stopped = group_stopped
+
+
+class Task:
+    """A process whose threads are all seized and stopped.
+
+    Use compel.seize(pid) to get one; leave it with detach() (or the `with`
+    block), which restores registers and signal masks and resumes the task.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.threads: list[int] = []
+        self.saved: dict[int, ThreadState] = {}
+        self.was_stopped = False
+        self._syscall_ip: int | None = None
+        self._intercepted: list[tuple[int, int]] = []
+        self._detached = False
+        self._parasites: list = []
+
+    # ---- seizing ---------------------------------------------------------
+
+    def _seize(self) -> None:
+        st = proc.status(self.pid)
+        state = st.get("State", "?")[:1]
+        if state in ("Z", "X"):
+            raise ZombieTaskError(f"task {self.pid}: is a zombie")
+        if int(st.get("TracerPid", "0")):
+            raise AlreadyTracedError(
+                f"task {self.pid}: already traced by {st['TracerPid']}")
+        if st.get("Tgid") != str(self.pid):
+            raise TaskError(f"task {self.pid}: is a thread of {st.get('Tgid')}, "
+                            "not a process")
+        self.was_stopped = state == "T"
+        try:
+            self._seize_thread(self.pid)
+            while True:
+                new = [t for t in proc.threads(self.pid) if t not in self.saved]
+                if not new:
+                    break
+                for tid in new:
+                    self._seize_thread(tid, is_leader=False)
+        except BaseException:
+            self._release_all()
+            raise
+
+    def _seize_thread(self, tid: int, is_leader: bool = True) -> None:
+        try:
+            pt.seize(tid, pt.PTRACE_O_TRACESYSGOOD)
+        except ProcessLookupError:
+            if not is_leader:
+                return  # the thread exited meanwhile
+            raise NoSuchTaskError(f"task {self.pid}: no such process") from None
+        except PermissionError:
+            tracer = proc.tracer(tid) if os.path.exists(f"/proc/{tid}") else 0
+            if tracer:
+                raise AlreadyTracedError(
+                    f"task {self.pid}: already traced by {tracer}") from None
+            raise NotPermittedError(
+                f"task {self.pid}: not permitted to trace it") from None
+        self.threads.append(tid)
+        pt.interrupt(tid)
+        group_stopped = self._wait_interrupted(tid)
+        regs = self.get_regs(tid)
+        self.saved[tid] = ThreadState(tid, regs, pt.get_sigmask(tid),
+                                      group_stopped)
+
+    def _wait_interrupted(self, tid: int) -> bool:
+        """Wait for the interrupt stop of a freshly seized thread; a signal
+        that arrived first is delivered (as it would have been), then we
+        stop again.  True if the thread sits in a group stop."""
+        while True:
+            st = self._wait(tid)
+            if st.is_event_stop:
+                return st.is_group_stop
+            if st.is_signal_delivery:
+                pt.cont(tid, st.stop_signal)
+                pt.interrupt(tid)
+                continue
+            pt.cont(tid)
+            pt.interrupt(tid)
+
+    def _wait(self, tid: int) -> WaitStatus:
+        st = waitpid(tid)
+        assert st is not None
+        if st.exited:
+            if tid in self.threads:
+                self.threads.remove(tid)
+            self.saved.pop(tid, None)
+            raise TaskError(f"task {self.pid}: thread {tid} {st.describe()}")
+        return st
+
+    # ---- registers and signal state --------------------------------------
+
+    @property
+    def leader(self) -> int:
+        return self.pid
+
+    def get_regs(self, tid: int | None = None) -> "arch.UserRegs":
+        """General purpose registers (with fs_base, gs_base) of a thread."""
+        data = pt.get_regset(tid or self.pid, pt.NT_PRSTATUS,
+                             ctypes.sizeof(arch.UserRegs))
+        return arch.UserRegs.from_buffer_copy(data)
+
+    def set_regs(self, regs: "arch.UserRegs", tid: int | None = None) -> None:
+        pt.set_regset(tid or self.pid, pt.NT_PRSTATUS, bytes(regs))
+
+    def get_fpregs(self, tid: int | None = None) -> "arch.UserFpregs":
+        data = pt.get_regset(tid or self.pid, pt.NT_PRFPREG,
+                             ctypes.sizeof(arch.UserFpregs))
+        return arch.UserFpregs.from_buffer_copy(data)
+
+    def get_xsave(self, tid: int | None = None) -> bytes:
+        """The XSAVE area (standard layout) of a thread; see arch XSave."""
+        return pt.get_regset(tid or self.pid, pt.NT_X86_XSTATE, XSAVE_BUFFER)
+
+    def set_xsave(self, data: bytes, tid: int | None = None) -> None:
+        pt.set_regset(tid or self.pid, pt.NT_X86_XSTATE, data)
+
+    def get_sigmask(self, tid: int | None = None) -> int:
+        """The blocked mask the thread had when seized (what it really has:
+        while we run code inside, all signals are blocked)."""
+        return self.saved[tid or self.pid].sigmask
+
+    def set_sigmask(self, mask: int, tid: int | None = None) -> None:
+        """Change the mask the thread will have after detach."""
+        tid = tid or self.pid
+        pt.set_sigmask(tid, mask)
+        self.saved[tid].sigmask = mask
+
+    def pending_signals(self, tid: int | None = None,
+                        shared: bool = False) -> list[bytes]:
+        """Queued siginfos (128 bytes each) of a thread or, with shared, of
+        the whole process; they stay queued."""
+        return pt.peek_all_siginfo(tid or self.pid, shared)
+
+    def saved_regs(self, tid: int | None = None) -> "arch.UserRegs":
+        """The registers the thread had when seized (a copy)."""
+        return self.saved[tid or self.pid].regs.copy()
+
+    def set_saved_regs(self, regs: "arch.UserRegs", tid: int | None = None) -> None:
+        """Registers the thread will get back at detach."""
+        self.saved[tid or self.pid].regs = regs.copy()
+
+    def rseq_configuration(self, tid: int | None = None) -> pt.RseqConfiguration:
+        return pt.get_rseq_configuration(tid or self.pid)
+
+    # ---- memory ----------------------------------------------------------
+
+    def read_memory(self, addr: int, size: int) -> bytes:
+        return memory.read_remote(self.pid, addr, size)
+
+    def write_memory(self, addr: int, data: bytes) -> None:
+        """Write into writable memory of the task (process_vm_writev)."""
+        got = memory.write_remote(self.pid, addr, data)
+        if got != len(data):
+            raise RemoteError(f"task {self.pid}: short write at {addr:#x}")
+
+    def maps(self) -> list[proc.Mapping]:
+        return proc.maps(self.pid)
+
+    # ---- remote syscalls -------------------------------------------------
+
+    def syscall_ip(self) -> int:
+        """Address of a `syscall` instruction in the task: found in the vdso
+        (or another executable mapping), so nothing has to be written."""
+        if self._syscall_ip is not None:
+            return self._syscall_ip
+        mappings = [m for m in self.maps() if m.executable and m.path != "[vsyscall]"]
+        mappings.sort(key=lambda m: m.path != "[vdso]")
+        for m in mappings:
+            size = min(m.end - m.start, 1 << 20)
+            try:
+                code = self.read_memory(m.start, size)
+            except OSError:
+                continue
+            at = code.find(arch.SYSCALL_INSN)
+            if at >= 0:
+                self._syscall_ip = m.start + at
+                return self._syscall_ip
+        raise RemoteError(f"task {self.pid}: no syscall instruction in its "
+                          "executable mappings")
+
+    def remote_syscall(self, nr: int | str, *args: int,
+                       tid: int | None = None) -> int:
+        """Run one syscall inside the task (thread tid, default the leader)
+        and return its raw result (negative errno on failure)."""
+        tid = tid or self.pid
+        number = arch.syscalls.nr(nr) if isinstance(nr, str) else nr
+        regs = self.saved[tid].regs.copy()
+        regs.set_syscall(number, tuple(args), self.syscall_ip())
+        result = self.run_regs(regs, tid=tid, until_syscall_exit=True)
+        return result.syscall_ret
+
+    def remote_syscall_checked(self, nr: int | str, *args: int,
+                               tid: int | None = None) -> int:
+        """remote_syscall that raises RemoteError on a negative errno."""
+        ret = self.remote_syscall(nr, *args, tid=tid)
+        if -4096 < ret < 0:
+            name = nr if isinstance(nr, str) else arch.syscalls.name(nr)
+            raise RemoteError(f"task {self.pid}: remote {name}: "
+                              f"{os.strerror(-ret)}")
+        return ret
+
+    def run_regs(self, regs: "arch.UserRegs", tid: int | None = None,
+                 until_syscall_exit: bool = True) -> "arch.UserRegs":
+        """Resume thread tid with `regs` and all signals blocked, until the
+        syscall at regs.rip has run; return the registers then."""
+        tid = tid or self.pid
+        pt.set_sigmask(tid, ALL_SIGNALS_BLOCKED)
+        self.set_regs(regs, tid)
+        stops = 0
+        while stops < 2:  # syscall entry, then exit
+            pt.syscall_step(tid)
+            st = self._wait(tid)
+            if st.is_syscall_stop:
+                stops += 1
+            elif st.is_signal_delivery:
+                # Only SIGSTOP/SIGKILL-class signals get here (all else is
+                # blocked): keep it, to send again before we detach.
+                self._intercepted.append((tid, st.stop_signal))
+        return self.get_regs(tid)
+
+    def remote_mmap(self, addr: int, length: int, prot: int, flags: int,
+                    fd: int = -1, offset: int = 0) -> int:
+        return self.remote_syscall_checked("mmap", addr, length, prot, flags,
+                                           fd, offset)
+
+    def remote_munmap(self, addr: int, length: int) -> None:
+        self.remote_syscall_checked("munmap", addr, length)
+
+    # ---- parasite --------------------------------------------------------
+
+    def infect(self, blob, **kwargs):
+        """Map `blob` (compel.blob.Blob or path) into the task and start it;
+        returns a compel.infect.Parasite (a context manager that cures)."""
+        from compel.infect import Parasite
+
+        parasite = Parasite.start(self, blob, **kwargs)
+        self._parasites.append(parasite)
+        return parasite
+
+    # ---- leaving ---------------------------------------------------------
+
+    def detach(self, leave_stopped: bool = False) -> None:
+        """Cure any parasite, restore registers and masks, let the task go.
+
+        leave_stopped leaves it in a group stop (SIGSTOP), as criu -s does.
+        """
+        if self._detached:
+            return
+        try:
+            for parasite in reversed(self._parasites):
+                parasite.cure()
+        finally:
+            self._parasites.clear()
+            self._restore_and_release(leave_stopped)
+
+    def kill(self) -> None:
+        """SIGKILL the task and reap nothing (our parent may)."""
+        os.kill(self.pid, signal.SIGKILL)
+        for tid in list(self.threads):
+            try:
+                pt.detach(tid)
+            except OSError:
+                pass
+        self._detached = True
+
+    def _restore_and_release(self, leave_stopped: bool) -> None:
+        errors: list[str] = []
+        for tid in list(self.threads):
+            state = self.saved.get(tid)
+            if state is None:
+                continue
+            try:
+                self.set_regs(state.regs, tid)
+                pt.set_sigmask(tid, state.sigmask)
+            except OSError as e:
+                errors.append(f"thread {tid}: {e}")
+        for tid, sig in self._intercepted:
+            _requeue_signal(self.pid, tid, sig)
+        if leave_stopped:
+            os.kill(self.pid, signal.SIGSTOP)
+        self._release_all()
+        if errors:
+            raise TaskError(f"task {self.pid}: restoring state failed: "
+                            + "; ".join(errors))
+
+    def _release_all(self) -> None:
+        for tid in list(self.threads):
+            try:
+                pt.detach(tid)
+            except ProcessLookupError:
+                pass
+            except OSError as e:
+                if e.errno != errno.ESRCH:
+                    raise
+        self.threads.clear()
+        self._detached = True
+
+    def __enter__(self) -> "Task":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+
+def _requeue_signal(pid: int, tid: int, sig: int) -> None:
+    """Queue `sig` to thread tid again (after we swallowed its stop)."""
+    try:
+        pidfd.tgkill(pid, tid, sig)
+    except OSError:
+        pass
+
+
+def seize(pid: int) -> Task:
+    """Freeze process `pid` and all its threads under ptrace.
+
+    Raises NoSuchTaskError, ZombieTaskError, AlreadyTracedError,
+    NotPermittedError (all TaskError): the task is then left as it was.
+    """
+    task = Task(pid)
+    task._seize()
+    return task
