@@ -245,3 +245,41 @@ def test_comparison_detects_a_changed_fact(criu317, ours):
     assert any("clear_tid_addr: options" in p for p in problems)
     assert any("user_x86_regs_mode.COMPAT" in p for p in problems)
     assert _differences(criu317, ours, "core-x86.proto") == []
+
+
+# Fields CRIU added after 3.17, as CRIU's current schemas number them (read
+# from CRIU's and go-criu's published schemas). Debian's pycriu cannot vouch
+# for these, so they are pinned here: (message, field) -> (number, type,
+# label). pagemap_entry's field 5 is "nr_pages" in CRIU 4.2+; ours keeps
+# 3.17's name for field 2 and calls field 5 nr_pages64.
+NEWER_CRIU_FIELDS = {
+    ("task_core_entry", "stop_signo"): (21, "uint32", "optional"),
+    ("task_core_entry", "membarrier_registration_mask"):
+        (22, "uint32", "optional"),
+    ("thread_core_entry", "cg_set"): (16, "uint32", "optional"),
+    ("core_entry", "ti_loongarch64"): (12, "message", "optional"),
+    ("core_entry", "ti_riscv64"): (13, "message", "optional"),
+    ("inventory_entry", "plugins_entry"): (12, "message", "optional"),
+    ("inventory_entry", "dump_criu_run_id"): (13, "string", "optional"),
+    ("inventory_entry", "allow_uprobes"): (14, "bool", "optional"),
+    ("plugins_entry", "plugins"): (12, "string", "repeated"),
+    ("cg_controller_entry", "is_threaded"): (3, "bool", "optional"),
+    ("pagemap_entry", "nr_pages64"): (5, "uint64", "optional"),
+    ("thread_info_riscv64", "gpregs"): (3, "message", "required"),
+    ("thread_info_loongarch64", "fpregs"): (4, "message", "required"),
+}
+
+
+@pytest.mark.parametrize("message,field", sorted(NEWER_CRIU_FIELDS))
+def test_newer_criu_fields(ours, message, field):
+    """Fields newer CRIU writes are there, numbered as CRIU numbers them."""
+    facts = ours["messages"][message]["fields"][field]
+    number, type_, label = NEWER_CRIU_FIELDS[(message, field)]
+    assert (facts["number"], facts["type"], facts["label"]) == \
+        (number, type_, label)
+
+
+def test_newer_core_march_values(ours):
+    """core_entry.march knows the architectures CRIU added after 3.17."""
+    values = ours["enums"]["core_entry.march"]["values"]
+    assert values["LOONGARCH64"] == 7 and values["RISCV64"] == 8
