@@ -213,6 +213,10 @@ def _scalar_to_json(field: FieldDescriptor, value: Any, pretty: bool, hex_inheri
         return bytes_to_text(value, opts.conv)
     if ftype == FieldDescriptor.TYPE_ENUM:
         return field.enum_type.values_by_number[value].name
+    if ftype == FieldDescriptor.TYPE_STRING and isinstance(value, bytes):
+        # The runtime hands back a string that is not valid UTF-8 as bytes
+        # (CRIU writes paths as they are); keep every byte visible.
+        return value.decode("utf-8", "surrogateescape")
     if ftype in _INT_TYPES and pretty:
         if is_hex:
             return f"0x{value:x}" if value >= 0 else f"-0x{-value:x}"
@@ -283,6 +287,10 @@ def _json_to_scalar(field: FieldDescriptor, value: Any) -> Any:
     if ftype == FieldDescriptor.TYPE_STRING:
         if not isinstance(value, str):
             raise ConversionError(f"field {field.name}: expected a string, got {value!r}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConversionError(f"field {field.name}: not valid UTF-8 text") from None
         return value
     if ftype in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return float(value)
