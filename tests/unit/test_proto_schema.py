@@ -283,3 +283,24 @@ def test_newer_core_march_values(ours):
     """core_entry.march knows the architectures CRIU added after 3.17."""
     values = ours["enums"]["core_entry.march"]["values"]
     assert values["LOONGARCH64"] == 7 and values["RISCV64"] == 8
+
+
+def test_schema_files_follow_criu_conventions():
+    """proto2, no package (CRIU's names are global), imports by bare name.
+
+    A package would rename every message (crit and pycriu look them up by
+    bare name); a path in an import would break protoc's -Iimages/proto.
+    """
+    proto_dir = OUR_PB.parent / "proto"
+    problems = []
+    for path in sorted(proto_dir.glob("*.proto")):
+        lines = [ln.strip() for ln in path.read_text().splitlines()]
+        if 'syntax = "proto2";' not in lines:
+            problems.append(f"{path.name}: not proto2")
+        for ln in lines:
+            if ln.startswith("package "):
+                problems.append(f"{path.name}: has a package")
+            if ln.startswith("import ") and "/" in ln \
+                    and "google/protobuf/descriptor.proto" not in ln:
+                problems.append(f"{path.name}: import with a path: {ln}")
+    assert problems == []
