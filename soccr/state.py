@@ -11,6 +11,7 @@ import base64
 import dataclasses
 import json
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from . import kernel
@@ -217,14 +218,29 @@ class TcpState:
                 setattr(entry, name, value)
         return entry, self.recv_queue + self.send_queue
 
+    def to_image_queues(self) -> tuple[Any, dict[str, bytes]]:
+        """Like to_image(), with the queues apart: {"inq": ..., "outq": ...}.
+
+        This is the form the images package reads and writes for TCP_STREAM
+        entries, e.g. images.write_image(path, "TCP_STREAM", [state.to_image_queues()]).
+        """
+        entry, _ = self.to_image()
+        return entry, {"inq": self.recv_queue, "outq": self.send_queue}
+
     @classmethod
-    def from_image(cls, entry: Any, extra: bytes, *, family: int, local: Address,
+    def from_image(cls, entry: Any, extra: bytes | Mapping[str, bytes], *, family: int, local: Address,
                    peer: Address, state: str = "ESTABLISHED") -> TcpState:
         """Inverse of to_image(); addresses and state come from elsewhere.
 
         `extra` is the queue data that follows the message in the image: the
-        receive queue (inq_len bytes) then the send queue (outq_len bytes).
+        receive queue (inq_len bytes) then the send queue (outq_len bytes),
+        as one bytes object or as the images package's {"inq", "outq"} dict.
         """
+        if isinstance(extra, Mapping):
+            try:
+                extra = bytes(extra["inq"]) + bytes(extra["outq"])
+            except (KeyError, TypeError) as e:
+                raise StateFormatError(f"tcp-stream queues: expected inq and outq bytes: {e}") from None
         need = entry.inq_len + entry.outq_len
         if len(extra) != need:
             raise StateFormatError(
