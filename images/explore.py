@@ -26,6 +26,21 @@ VMA_AREA_SOCKET = 1 << 11
 MAP_GROWSDOWN = 0x100
 
 
+# Which image type each file the explorers read must be (by name prefix).
+EXPECTED_MAGIC = (
+    ("pstree.img", "PSTREE"), ("core-", "CORE"), ("ids-", "IDS"), ("fdinfo-", "FDINFO"),
+    ("fs-", "FS"), ("mm-", "MM"), ("pagemap-", "PAGEMAP"), ("files.img", "FILES"),
+    ("reg-files.img", "REG_FILES"), ("pipes.img", "PIPES"), ("unixsk.img", "UNIXSK"),
+)
+
+
+def expected_magic(name: str) -> str | None:
+    for prefix, magic_name in EXPECTED_MAGIC:
+        if name.startswith(prefix):
+            return magic_name
+    return None
+
+
 class ExploreError(Exception):
     """An image the explorer needs is missing or unreadable (one line)."""
 
@@ -50,7 +65,7 @@ class ImageDir:
             full = os.path.join(self.path, name)
             try:
                 with open(full, "rb") as f:
-                    self._cache[name] = load(f, path=full)["entries"]
+                    self._cache[name] = load(f, path=full, expect=expected_magic(name))["entries"]
             except FileNotFoundError:
                 self._cache[name] = None
             except OSError as exc:

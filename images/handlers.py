@@ -52,6 +52,11 @@ def parse_message(ref: MessageRef, data: bytes, path: str, offset: int) -> Messa
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise CorruptedEntry(path, offset,
                              f"{len(data)}-byte entry is not a valid {ref.name}: {exc}") from None
+    if not msg.IsInitialized():
+        # CRIU itself (protobuf-c) refuses such entries; the Python runtime
+        # would accept them silently.
+        missing = ", ".join(msg.FindInitializationErrors())
+        raise CorruptedEntry(path, offset, f"{ref.name} lacks required fields: {missing}")
     return msg
 
 

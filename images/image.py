@@ -246,9 +246,10 @@ def write_image(path: str, name: str, entries: Iterable[Message | Entry | tuple[
                 writer.write(item)
 
 
-def load(f: BinaryIO, pretty: bool = False, nopl: bool = False, path: str = "<image>") -> dict[str, Any]:
+def load(f: BinaryIO, pretty: bool = False, nopl: bool = False, path: str = "<image>",
+         expect: str | None = None) -> dict[str, Any]:
     """Whole image in crit's form: {"magic": "PSTREE", "entries": [...]}."""
-    reader = ImageReader(f, path)
+    reader = ImageReader(f, path, expect)
     return {"magic": reader.magic, "entries": list(reader.dicts(pretty, nopl))}
 
 
