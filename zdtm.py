@@ -1,0 +1,827 @@
+#!/usr/bin/env python3
+"""The ZDTM runner: checkpoint and restore each test of the corpus.
+
+    ./zdtm.py run -t static/env00          one test (repeat -t for more)
+    ./zdtm.py run -a --keep-going -p 2     every test, two at a time
+    ./zdtm.py run -t static/env00 --nocr   no checkpoint: the test checks itself
+    ./zdtm.py list                         the tests, their flavours and flags
+
+A run of one test: start it (the test daemonizes and writes its pidfile
+once ready), record what is visible of it from outside (/proc/PID: fds,
+mappings, cwd, root, exe, mounts, credentials, signal masks), `criu dump`
+it, `criu restore` it detached, compare the outside view, send SIGTERM, and
+read the verdict (PASS / FAIL / SKIP) from the test's output file.  The
+runner is a child subreaper, so daemonized tests and restored tasks are its
+children: it reaps them itself and notices any task left behind, by a test
+or by criu.  It only ever kills PIDs it started (or their restored copies),
+found by PID and session, never by name.
+
+Each test has a .desc file next to it, a Python literal dict as in CRIU:
+    flavor   flavours it can run in: 'h ns uns' (default all three)
+    flags    'suid' (run as root), 'noauto' (only when named), 'excl'
+             (run alone), 'crfail' (criu is expected to refuse it)
+    opts     extra criu options, for dump and restore
+    feature  a `criu check --feature` name the test needs
+    arch     the only machine it runs on (e.g. 'x86_64')
+    args     extra arguments for the test program (our addition: CRIU keeps
+             them in its Makefile)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import dataclasses
+import os
+import pathlib
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable, Iterable, Optional
+
+REPO = pathlib.Path(__file__).resolve().parent
+VENV = REPO / ".venv"
+
+
+def _reexec_in_venv() -> None:
+    """./zdtm.py must work from any shell: run under the project's venv."""
+    if pathlib.Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        sys.exit(f"zdtm.py: {python} is missing: run `make` in {REPO} first")
+    os.execv(str(python), [str(python), str(pathlib.Path(__file__).resolve()),
+                           *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    _reexec_in_venv()
+
+sys.path.insert(0, str(REPO))
+from compel.native.prctl import PR_SET_CHILD_SUBREAPER, prctl  # noqa: E402
+
+# Credentials of non-root tests: the numbers CRIU's runner uses.
+ZDTM_UID = 18943
+ZDTM_GID = 58467
+ZDTM_GROUPS = (27495, 48244)
+
+TEST_DIRS = ("zdtm/static",)
+DUMPS = REPO / "zdtm-dumps"
+DEFAULT_CRIU = VENV / "bin" / "criu"
+FLAVORS = ("h", "ns", "uns")
+NOT_YET = {"ns": "ns flavour: not yet (namespaces are not implemented)",
+           "uns": "uns flavour: not yet (user namespaces are not implemented)"}
+
+START_TIMEOUT = 30.0     # the test's parent exits once the test is ready
+CRIU_TIMEOUT = 600.0     # one criu dump or restore (1 GiB tests included)
+STOP_TIMEOUT = 60.0      # from SIGTERM to exit (checks may walk 1 GiB)
+LOG_TAIL = 25
+
+
+class TestFailed(Exception):
+    """The test failed; the message says where and why."""
+
+
+class TestSkipped(Exception):
+    """The test reported SKIP, or cannot run here; the message says why."""
+
+
+# --------------------------------------------------------------------------
+# Test descriptions and discovery
+
+
+@dataclasses.dataclass(frozen=True)
+class TestDesc:
+    """A test's .desc: what it needs from the runner and from criu."""
+    flavors: tuple[str, ...] = FLAVORS
+    flags: frozenset[str] = frozenset()
+    opts: tuple[str, ...] = ()
+    feature: Optional[str] = None
+    arch: Optional[str] = None
+    args: tuple[str, ...] = ()
+
+    @classmethod
+    def load(cls, path: pathlib.Path) -> "TestDesc":
+        if not path.exists():
+            return cls()
+        try:
+            raw = ast.literal_eval(path.read_text())
+        except (ValueError, SyntaxError) as e:
+            raise SystemExit(f"zdtm.py: {path}: not a Python literal dict: {e}")
+        if not isinstance(raw, dict):
+            raise SystemExit(f"zdtm.py: {path}: not a dict")
+        unknown = set(raw) - {"flavor", "flags", "opts", "feature", "arch",
+                              "args", "deps"}
+        if unknown:
+            raise SystemExit(f"zdtm.py: {path}: unknown keys {sorted(unknown)}")
+        return cls(flavors=tuple(raw.get("flavor", " ".join(FLAVORS)).split()),
+                   flags=frozenset(raw.get("flags", "").split()),
+                   opts=tuple(shlex.split(raw.get("opts", ""))),
+                   feature=raw.get("feature") or None,
+                   arch=raw.get("arch") or None,
+                   args=tuple(shlex.split(raw.get("args", ""))))
+
+
+@dataclasses.dataclass(frozen=True)
+class ZdtmTest:
+    """One test program: its display name, binary and description."""
+    name: str                 # zdtm/static/env00, or the path given
+    binary: pathlib.Path
+    desc: TestDesc
+
+    @property
+    def short(self) -> str:
+        return self.binary.name
+
+
+def _test_from_binary(binary: pathlib.Path) -> ZdtmTest:
+    try:
+        name = str(binary.relative_to(REPO))
+    except ValueError:
+        name = str(binary)
+    return ZdtmTest(name, binary, TestDesc.load(binary.with_suffix(".desc")))
+
+
+def all_tests() -> list[ZdtmTest]:
+    """Every test of the corpus: each .c in the test dirs is one test."""
+    tests = []
+    for d in TEST_DIRS:
+        for src in sorted((REPO / d).glob("*.c")):
+            tests.append(_test_from_binary(src.with_suffix("")))
+    return tests
+
+
+def find_test(name: str) -> ZdtmTest:
+    """static/env00, zdtm/static/env00, env00, or a path to a test binary."""
+    name = name.rstrip("/")
+    candidates = [pathlib.Path(name).absolute(), REPO / name,
+                  REPO / "zdtm" / name] + [REPO / d / name for d in TEST_DIRS]
+    for c in candidates:
+        if c.is_file() or c.with_suffix(".c").is_file():
+            return _test_from_binary(c.resolve())
+    raise SystemExit(f"zdtm.py: no test named {name}")
+
+
+def ensure_built(tests: Iterable[ZdtmTest]) -> None:
+    """Build test binaries that are missing or older than their source."""
+    stale = [t for t in tests
+             if not t.binary.exists() or
+             (t.binary.with_suffix(".c").exists() and
+              t.binary.with_suffix(".c").stat().st_mtime >
+              t.binary.stat().st_mtime)]
+    in_repo = [t for t in stale if REPO in t.binary.parents]
+    if in_repo:
+        targets = [str(t.binary.relative_to(REPO)) for t in in_repo]
+        r = subprocess.run(["make", "-s", "-C", str(REPO), *targets])
+        if r.returncode:
+            raise SystemExit("zdtm.py: building the tests failed")
+    for t in stale:
+        if not t.binary.exists():
+            raise SystemExit(f"zdtm.py: test binary {t.binary} is missing")
+
+
+# --------------------------------------------------------------------------
+# Processes: /proc, children of the subreaper, reaping
+
+
+def read_proc(pid: int, name: str) -> Optional[str]:
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def proc_stat(pid: int) -> Optional[list[str]]:
+    """Fields of /proc/PID/stat after the comm, from field 3 (state) on."""
+    text = read_proc(pid, "stat")
+    if text is None:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def session_of(pid: int) -> Optional[int]:
+    st = proc_stat(pid)
+    return int(st[3]) if st else None
+
+
+def is_zombie(pid: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st[0] in ("Z", "X")
+
+
+def alive(pid: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def my_children() -> set[int]:
+    """All children of this process, whichever of its threads they hang on."""
+    kids: set[int] = set()
+    for tid in os.listdir("/proc/self/task"):
+        text = read_proc(os.getpid(), f"task/{tid}/children") or ""
+        kids.update(int(p) for p in text.split())
+    return kids
+
+
+def session_members(sid: int) -> list[int]:
+    """Live tasks in session sid (a test's session: it called setsid())."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and session_of(int(entry)) == sid \
+                and alive(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+def reap(pid: int, timeout: float) -> Optional[int]:
+    """Wait for our child pid to exit; its wait status, or None on timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if got == pid:
+            return status
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"killed by {signal.Signals(sig).name}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def kill_and_reap(pids: Iterable[int]) -> None:
+    """SIGKILL exactly these PIDs, then reap those that are our children."""
+    pids = list(pids)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        reap(pid, 5.0)
+
+
+def tail(path: pathlib.Path, n: int = LOG_TAIL) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-n:]
+    except FileNotFoundError:
+        return [f"({path} does not exist)"]
+
+
+# --------------------------------------------------------------------------
+# What can be seen of a task from outside
+
+
+def visible_state(pid: int) -> dict[str, object]:
+    """What /proc shows of a task without entering it; compared around C/R."""
+    base = f"/proc/{pid}"
+
+    def link(name: str) -> Optional[str]:
+        try:
+            return os.readlink(f"{base}/{name}")
+        except OSError:
+            return None
+
+    fds = {}
+    for fd in sorted(os.listdir(f"{base}/fd"), key=int):
+        target = link(f"fd/{fd}")
+        info = read_proc(pid, f"fdinfo/{fd}") or ""
+        flags = next((ln.split()[1] for ln in info.splitlines()
+                      if ln.startswith("flags:")), "?")
+        fds[int(fd)] = f"{target} flags={flags}"
+    maps = []
+    for line in (read_proc(pid, "maps") or "").splitlines():
+        f = line.split(None, 5)
+        maps.append(" ".join([f[0], f[1], f[2]] + f[5:]))
+    mounts = sorted(" ".join(ln.split()[3:5])
+                    for ln in (read_proc(pid, "mountinfo") or "").splitlines())
+    status = {}
+    for ln in (read_proc(pid, "status") or "").splitlines():
+        key, _, val = ln.partition(":")
+        if key in ("Uid", "Gid", "Groups", "SigBlk", "SigIgn", "SigCgt",
+                   "NoNewPrivs", "Seccomp", "CapEff", "CapPrm", "CapBnd"):
+            status[key] = val.split()
+    return {"fds": fds, "maps": maps, "cwd": link("cwd"), "root": link("root"),
+            "exe": link("exe"), "mounts": mounts, "status": status,
+            "comm": (read_proc(pid, "comm") or "").strip()}
+
+
+def state_differences(before: dict, after: dict) -> list[str]:
+    diffs = []
+    for key in before:
+        a, b = before[key], after[key]
+        if a == b:
+            continue
+        if isinstance(a, dict):
+            for k in sorted(set(a) | set(b), key=str):
+                if a.get(k) != b.get(k):
+                    diffs.append(f"{key} {k}: {a.get(k)} -> {b.get(k)}")
+        elif isinstance(a, list):
+            lost = [x for x in a if x not in b]
+            new = [x for x in b if x not in a]
+            for x in lost:
+                diffs.append(f"{key} lost: {x}")
+            for x in new:
+                diffs.append(f"{key} appeared: {x}")
+            if not lost and not new:
+                diffs.append(f"{key}: order changed")
+        else:
+            diffs.append(f"{key}: {a} -> {b}")
+    return diffs
+
+
+# --------------------------------------------------------------------------
+# One run of one test in one flavour
+
+
+@dataclasses.dataclass
+class RunOptions:
+    nocr: bool = False
+    norst: bool = False
+    iters: int = 1
+    keep_img: str = "failed"      # never | failed | always
+    criu: pathlib.Path = DEFAULT_CRIU
+
+
+@dataclasses.dataclass
+class Result:
+    test: ZdtmTest
+    flavor: str
+    verdict: str                  # PASS | FAIL | SKIP
+    reason: str = ""
+    log: list[str] = dataclasses.field(default_factory=list)
+
+
+class TestRun:
+    """Start, checkpoint/restore, stop and judge one test in one flavour."""
+
+    def __init__(self, test: ZdtmTest, flavor: str, opts: RunOptions,
+                 out: Callable[[str], None]):
+        self.test = test
+        self.flavor = flavor
+        self.opts = opts
+        self.out = out
+        self.suid = "suid" in test.desc.flags
+        rel = test.name.replace("/", "_") if os.path.isabs(test.name) \
+            else test.name
+        self.dir = DUMPS / rel / f"{flavor}.{os.getpid()}"
+        self.work = self.dir / "work"
+        self.pid = 0
+        self.sid = 0
+
+    # -- files of the test
+
+    @property
+    def outfile(self) -> pathlib.Path:
+        return self.work / f"{self.test.short}.out"
+
+    @property
+    def pidfile(self) -> pathlib.Path:
+        return self.work / f"{self.test.short}.pid"
+
+    def prepare_dirs(self) -> None:
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.work.mkdir(parents=True)
+        for d in [self.dir, *self.dir.parents]:
+            if d == REPO:
+                break
+            os.chmod(d, 0o755)
+        if not self.suid:
+            os.chown(self.work, ZDTM_UID, ZDTM_GID)
+
+    # -- the life of the test
+
+    def start(self) -> None:
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+               "HOME": "/", "LANG": "C"}
+        if not self.suid:
+            env.update(ZDTM_UID=str(ZDTM_UID), ZDTM_GID=str(ZDTM_GID),
+                       ZDTM_GROUPS=" ".join(map(str, ZDTM_GROUPS)))
+        argv = [str(self.test.binary), f"--pidfile={self.pidfile.name}",
+                f"--outfile={self.outfile.name}", *self.test.desc.args]
+        self.out(f"Start {' '.join(argv)}"
+                 f"{'' if self.suid else f' as {ZDTM_UID}:{ZDTM_GID}'}")
+        start_log = self.dir / "start.log"
+        with open(start_log, "wb") as log:
+            p = subprocess.Popen(argv, cwd=self.work, env=env,
+                                 stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=subprocess.STDOUT, close_fds=True)
+        try:
+            rc = p.wait(timeout=START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            kill_and_reap([p.pid])
+            raise TestFailed(f"start: not ready after {START_TIMEOUT:.0f}s")
+        if rc != 0:
+            raise TestFailed(f"start: the test exited with {rc} before it "
+                             "was ready")
+        try:
+            self.pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError) as e:
+            raise TestFailed(f"start: bad pidfile {self.pidfile}: {e}")
+        self.sid = session_of(self.pid) or 0
+        if not alive(self.pid):
+            raise TestFailed(f"start: test pid {self.pid} is not running")
+        if self.sid != self.pid:
+            raise TestFailed(f"start: test {self.pid} is not a session "
+                             f"leader (session {self.sid})")
+
+    def criu(self, action: str, ddir: pathlib.Path, args: list[str]) -> None:
+        log = f"{action}.log"
+        cmd = [str(self.opts.criu), action, "-D", str(ddir), "-o", log,
+               "-v4", *args, *self.test.desc.opts]
+        (ddir / f"{action}.cropt").write_text(" ".join(cmd) + "\n")
+        self.out(f"Run {' '.join(cmd)}")
+        p = subprocess.Popen(cmd, cwd=ddir, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             close_fds=True, start_new_session=True)
+        try:
+            output, _ = p.communicate(timeout=CRIU_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            # criu runs in its own session: kill exactly that session.
+            kill_and_reap([p.pid, *session_members(p.pid)])
+            p.wait()
+            raise TestFailed(f"criu {action} did not finish in "
+                             f"{CRIU_TIMEOUT:.0f}s", ddir / log)
+        text = output.decode(errors="replace").strip()
+        if text:
+            self.out(f"criu {action} said: " + text.replace("\n", "\n    "))
+        if p.returncode != 0:
+            raise TestFailed(f"criu {action} exited with {p.returncode}",
+                             ddir / log)
+        # A criu that forked helpers must not leave them behind.
+        left = session_members(p.pid)
+        if left:
+            kill_and_reap(left)
+            raise TestFailed(f"criu {action} left tasks behind: {left}",
+                             ddir / log)
+
+    def checkpoint_restore(self) -> None:
+        for i in range(1, self.opts.iters + 1):
+            ddir = self.dir / "dump" / str(i)
+            ddir.mkdir(parents=True)
+            dump_args = ["-t", str(self.pid)]
+            if self.opts.norst:
+                dump_args.append("--leave-running")
+            self.criu("dump", ddir, dump_args)
+            if self.opts.norst:
+                if not alive(self.pid):
+                    raise TestFailed("dump --leave-running: the test is gone")
+                continue
+
+            # criu dump kills the task; as its reaper we collect it.
+            status = reap(self.pid, 10.0)
+            if status is None:
+                raise TestFailed(f"dump: the test {self.pid} is still "
+                                 "running after criu dump", ddir / "dump.log")
+            self.out(f"Dumped task {self.pid} is gone ({describe_status(status)})")
+
+            pidfile = ddir / "restore.pid"
+            self.criu("restore", ddir, ["--restore-detached",
+                                        "--pidfile", str(pidfile)])
+            try:
+                rpid = int(pidfile.read_text().strip())
+            except (FileNotFoundError, ValueError) as e:
+                raise TestFailed(f"restore: bad pidfile {pidfile}: {e}",
+                                 ddir / "restore.log")
+            if rpid != self.pid:
+                dumped, self.pid = self.pid, rpid
+                raise TestFailed(f"restore: the task came back as pid {rpid}, "
+                                 f"not {dumped}", ddir / "restore.log")
+            if not alive(self.pid):
+                raise TestFailed(f"restore: pid {self.pid} is not running "
+                                 "after restore", ddir / "restore.log")
+
+    def stop(self) -> None:
+        """SIGTERM the test, reap it and read its verdict."""
+        self.out(f"Send SIGTERM to {self.pid}")
+        os.kill(self.pid, signal.SIGTERM)
+        status = reap(self.pid, STOP_TIMEOUT)
+        if status is None:
+            if is_zombie(self.pid) or not alive(self.pid):
+                raise TestFailed(f"stop: pid {self.pid} exited but is not "
+                                 "our child (not reparented to the runner)")
+            raise TestFailed(f"stop: the test did not exit {STOP_TIMEOUT:.0f}s "
+                             "after SIGTERM")
+        pid, self.pid = self.pid, 0
+        left = session_members(self.sid)
+        if left:
+            kill_and_reap(left)
+            raise TestFailed(f"tasks left running in the test's session "
+                             f"{self.sid}: {left} (test {pid})")
+        lines = tail(self.outfile, 1)
+        last = lines[-1] if lines else ""
+        words = last.split()
+        if "SKIP:" in words:
+            raise TestSkipped(last.split("SKIP:", 1)[1].strip())
+        if "PASS" not in words:
+            raise TestFailed(f"result: {last.strip() or 'no verdict'} "
+                             f"({describe_status(status)})")
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            raise TestFailed(f"result: PASS but {describe_status(status)}")
+
+    def cleanup_after_failure(self) -> None:
+        """Kill what this run started, by PID and session, and reap it."""
+        pids = set()
+        if self.pid and alive(self.pid):
+            pids.add(self.pid)
+        if self.sid:
+            pids.update(session_members(self.sid))
+        if pids:
+            self.out(f"Kill {sorted(pids)}")
+        kill_and_reap(pids)
+        if self.pid:
+            reap(self.pid, 1.0)   # a zombie of ours
+
+    def run(self) -> Result:
+        reason, log = "", None
+        try:
+            self.prepare_dirs()
+            self.start()
+            before = visible_state(self.pid)
+            if not self.opts.nocr:
+                self.checkpoint_restore()
+            diffs = state_differences(before, visible_state(self.pid))
+            if diffs:
+                for d in diffs:
+                    self.out(f"  differs: {d}")
+                raise TestFailed("what /proc shows changed: " + diffs[0] +
+                                 (f" (and {len(diffs) - 1} more)"
+                                  if len(diffs) > 1 else ""))
+            self.stop()
+        except TestSkipped as e:
+            self.finish(True)
+            return Result(self.test, self.flavor, "SKIP", str(e))
+        except TestFailed as e:
+            reason = str(e.args[0])
+            log = e.args[1] if len(e.args) > 1 else None
+        except OSError as e:
+            reason = f"runner: {e}"
+        else:
+            self.finish(True)
+            return Result(self.test, self.flavor, "PASS")
+
+        self.cleanup_after_failure()
+        if log is not None:
+            self.out(f"--- tail of {log}")
+            for ln in tail(log):
+                self.out("  " + ln)
+        if self.outfile.exists():
+            self.out(f"--- tail of {self.outfile}")
+            for ln in tail(self.outfile):
+                self.out("  " + ln)
+        start_log = self.dir / "start.log"
+        if start_log.exists() and start_log.stat().st_size:
+            self.out(f"--- {start_log}")
+            for ln in tail(start_log):
+                self.out("  " + ln)
+        self.finish(False)
+        return Result(self.test, self.flavor, "FAIL", reason)
+
+    def finish(self, ok: bool) -> None:
+        keep = self.opts.keep_img == "always" or \
+            (not ok and self.opts.keep_img == "failed")
+        if keep:
+            self.out(f"Images and logs kept in {self.dir}")
+        elif self.dir.exists():
+            shutil.rmtree(self.dir, ignore_errors=True)
+            # Drop the empty per-test directories too.
+            for d in self.dir.parents:
+                if d == DUMPS.parent:
+                    break
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+
+
+# --------------------------------------------------------------------------
+# The whole run
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.opts = RunOptions(nocr=args.nocr, norst=args.norst,
+                               iters=args.iters, keep_img=args.keep_img,
+                               criu=pathlib.Path(args.criu_bin))
+        self.results: list[Result] = []
+        self.features: dict[str, bool] = {}
+        self.lock = threading.Lock()
+        self.failed = False
+
+    def emit(self, lines: list[str]) -> None:
+        with self.lock:
+            print("\n".join(lines), flush=True)
+
+    def has_feature(self, name: str) -> bool:
+        if name not in self.features:
+            r = subprocess.run([str(self.opts.criu), "check", "-v0",
+                                "--feature", name],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            self.features[name] = r.returncode == 0
+        return self.features[name]
+
+    def plan(self, tests: list[ZdtmTest], run_all: bool):
+        """(test, flavor) pairs to run; skips go straight to the results."""
+        wanted = self.args.flavor.split(",") if self.args.flavor \
+            else list(FLAVORS)
+        for f in wanted:
+            if f not in FLAVORS:
+                raise SystemExit(f"zdtm.py: unknown flavour {f} "
+                                 f"(one of {', '.join(FLAVORS)})")
+        arch = os.uname().machine
+        for t in tests:
+            d = t.desc
+            skip = None
+            if run_all and "noauto" in d.flags:
+                skip = "noauto: run only when named"
+            elif d.arch and d.arch != arch:
+                skip = f"arch {d.arch} only"
+            elif d.feature and not self.opts.nocr and \
+                    not self.has_feature(d.feature):
+                skip = f"criu check: no {d.feature} feature"
+            if skip:
+                self.results.append(Result(t, "-", "SKIP", skip))
+                continue
+            flavors = [f for f in wanted if f in d.flavors]
+            if not flavors:
+                self.results.append(Result(t, "-", "SKIP",
+                                           "no flavour of the test selected"))
+            for f in flavors:
+                if f in NOT_YET:
+                    self.results.append(Result(t, f, "SKIP", NOT_YET[f]))
+                else:
+                    yield t, f
+
+    def run_one(self, test: ZdtmTest, flavor: str) -> Result:
+        lines = [f"=== Run {test.name} in {flavor} " + "=" * 20]
+        result = TestRun(test, flavor, self.opts, lines.append).run()
+        verdict = f"{result.verdict} {test.name} ({flavor})"
+        if result.reason:
+            verdict += f": {result.reason}"
+        lines.append(("#" if result.verdict == "FAIL" else "=") * 3 +
+                     " " + verdict)
+        self.emit(lines)
+        return result
+
+    def leftovers(self) -> Optional[str]:
+        """Tasks reparented to us that no test accounts for."""
+        kids = my_children()
+        if not kids:
+            return None
+        kill_and_reap(kids)
+        return f"tasks left behind (reparented to the runner): {sorted(kids)}"
+
+    def run(self, tests: list[ZdtmTest], run_all: bool) -> int:
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+        pairs = list(self.plan(tests, run_all))
+        if not self.opts.nocr and pairs and not self.opts.criu.exists():
+            raise SystemExit(f"zdtm.py: criu not found at {self.opts.criu}: "
+                             "run `make` first")
+        ensure_built(t for t, _ in pairs)
+        excl = [(t, f) for t, f in pairs if "excl" in t.desc.flags]
+        shared = [(t, f) for t, f in pairs if "excl" not in t.desc.flags]
+        par = max(1, self.args.parallel)
+
+        def record(r: Result) -> bool:
+            self.results.append(r)
+            if r.verdict == "FAIL":
+                self.failed = True
+            return not self.failed or self.args.keep_going
+
+        if par == 1:
+            for t, f in shared + excl:
+                if not record(self.run_one(t, f)):
+                    break
+                left = self.leftovers()
+                if left:
+                    record(Result(t, f, "FAIL", left))
+        else:
+            with concurrent.futures.ThreadPoolExecutor(par) as pool:
+                futures = []
+                for t, f in shared:
+                    futures.append(pool.submit(self.run_gated, t, f))
+                for fut in futures:
+                    r = fut.result()
+                    if r is not None:
+                        record(r)
+            for t, f in excl:
+                if self.failed and not self.args.keep_going:
+                    break
+                record(self.run_one(t, f))
+        left = self.leftovers()
+        if left:
+            record(Result(ZdtmTest("(run)", REPO, TestDesc()), "-",
+                          "FAIL", left))
+        return self.report()
+
+    def run_gated(self, t: ZdtmTest, f: str) -> Optional[Result]:
+        """A parallel job: not started once a failure stops the run."""
+        if self.failed and not self.args.keep_going:
+            return None
+        r = self.run_one(t, f)
+        if r.verdict == "FAIL":
+            self.failed = True
+        return r
+
+    def report(self) -> int:
+        counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+        lines = ["", "=" * 30 + " Summary " + "=" * 30]
+        for r in self.results:
+            counts[r.verdict] += 1
+            where = f"{r.test.name} ({r.flavor})" if r.flavor != "-" \
+                else r.test.name
+            lines.append(f"{r.verdict:5} {where}" +
+                         (f": {r.reason}" if r.reason else ""))
+        lines.append(f"{counts['PASS']} passed, {counts['FAIL']} failed, "
+                     f"{counts['SKIP']} skipped")
+        self.emit(lines)
+        return 1 if counts["FAIL"] else 0
+
+
+# --------------------------------------------------------------------------
+# Command line
+
+
+def list_tests(args: argparse.Namespace) -> int:
+    for t in all_tests():
+        if args.info:
+            print(f"{t.name:40} {' '.join(t.desc.flavors):10} "
+                  f"{' '.join(sorted(t.desc.flags))}")
+        else:
+            print(t.name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zdtm.py",
+                                description="Run ZDTM tests through criu.")
+    sub = p.add_subparsers(dest="action", required=True)
+
+    r = sub.add_parser("run", help="run tests")
+    sel = r.add_mutually_exclusive_group(required=True)
+    sel.add_argument("-t", "--test", action="append",
+                     help="a test (static/env00, zdtm/static/env00 or a "
+                          "path to a test binary); repeatable")
+    sel.add_argument("-a", "--all", action="store_true", help="all tests")
+    r.add_argument("-f", "--flavor", help="h, ns, uns or a comma list "
+                   "(default: all three; ns and uns are not yet supported)")
+    r.add_argument("-p", "--parallel", type=int, default=1, metavar="N",
+                   help="run N tests at a time")
+    r.add_argument("--keep-going", action="store_true",
+                   help="run the remaining tests after a failure")
+    r.add_argument("--iters", type=int, default=1, metavar="N",
+                   help="dump and restore N times")
+    r.add_argument("--norst", action="store_true",
+                   help="dump with --leave-running, no restore")
+    r.add_argument("--nocr", action="store_true",
+                   help="no checkpoint: the test runs and checks itself")
+    r.add_argument("--keep-img", choices=("never", "failed", "always"),
+                   default="failed", help="keep images and logs (default: "
+                   "of failed tests)")
+    r.add_argument("--criu-bin", default=str(DEFAULT_CRIU),
+                   help="the criu to test (default: .venv/bin/criu)")
+
+    ls = sub.add_parser("list", help="list tests")
+    ls.add_argument("-i", "--info", action="store_true",
+                    help="with flavours and flags")
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.action == "list":
+        return list_tests(args)
+    if os.geteuid() != 0:
+        print("zdtm.py: run needs root (tests are run as another user and "
+              "criu needs CAP_SYS_ADMIN)", file=sys.stderr)
+        return 1
+    if args.iters < 1 or args.parallel < 1:
+        print("zdtm.py: --iters and -p need a positive number",
+              file=sys.stderr)
+        return 1
+    if args.all:
+        tests, run_all = all_tests(), True
+    else:
+        tests, run_all = [find_test(n) for n in args.test], False
+    return Runner(args).run(tests, run_all)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
