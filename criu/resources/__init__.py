@@ -6,8 +6,13 @@ Dump calls them in this order while the tree is seized; restore calls them
 in this order inside each new task, before the restorer blob.  The order
 matters on restore: session/process group first (pstree), then what needs
 a path lookup in the dumped root (files before fs changes root/cwd), then
-what only fills the restorer arguments (memory, cpu, signals, creds,
-rlimits, which the blob applies last).
+what only fills the restorer arguments (memory, cpu, signals, creds),
+and rlimits last, since they restrict the new task from then on.
+
+Optional module hooks, called once per dump/restore when present:
+    def dump_finish(ctx: DumpContext) -> None
+        after every task went through every module: write images shared
+        by all tasks (files.img, pstree.img, ...); called in table order.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from criu.resources.base import (DumpContext, DumpStats, DumpTask, Resource,
                                  RestoreTask, ServiceFds)
 
 RESOURCES: tuple[str, ...] = (
-    "criu.resources.pstree",    # session / process group (core.tc, restore)
+    "criu.resources.pstree",    # session / process group; pstree.img
+    "criu.resources.task",      # comm, personality, state, sched (core)
+    "criu.resources.files",     # fdinfo/files/pipes-data/tty-info images
+    "criu.resources.fs",        # cwd, root, umask (fs-PID.img)
+    "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
+    # memory, cpu and signal modules go here (before rlimits)
+    "criu.resources.rlimits",   # last: limits the new task from here on
+)
     "criu.resources.task",      # comm, personality, task state (core.tc)
     "criu.resources.files",     # fdinfo/files/pipes/tty images
     "criu.resources.fs",        # cwd, root, umask (fs-PID.img)

@@ -1,0 +1,81 @@
+"""A task's credentials: uids, gids, groups, capabilities, securebits
+(core-PID.img thread_core.creds, as current CRIU stores them).
+
+Dump reads /proc/PID/status (ids, groups, capability sets) and asks the
+task itself for its securebits (prctl(PR_GET_SECUREBITS) run inside it by
+compel).  Restore cannot apply them from Python: dropping root before the
+restorer blob has mapped the target's memory would leave it unable to, so
+the entry goes to the restorer, which applies it last, as CRIU does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compel.native import prctl as nprctl
+from criu.dump import proc
+from criu.errors import DumpError
+from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
+
+NAME = "creds"
+CAP_WORDS = 2           # capabilities are stored as u32 words, low first
+
+
+def _cap_words(hex_text: str) -> list[int]:
+    value = int(hex_text, 16)
+    return [(value >> (32 * i)) & 0xFFFFFFFF for i in range(CAP_WORDS)]
+
+
+def from_status(pid: int, status: dict[str, str]) -> Any:
+    """A creds_entry from /proc/PID/status (secbits left 0)."""
+    from images.pb import creds_pb2
+    try:
+        uid, euid, suid, fsuid = (int(x) for x in status["Uid"].split())
+        gid, egid, sgid, fsgid = (int(x) for x in status["Gid"].split())
+        groups = [int(x) for x in status.get("Groups", "").split()]
+        entry = creds_pb2.creds_entry(
+            uid=uid, gid=gid, euid=euid, egid=egid, suid=suid, sgid=sgid,
+            fsuid=fsuid, fsgid=fsgid, groups=groups, secbits=0,
+            cap_inh=_cap_words(status["CapInh"]),
+            cap_prm=_cap_words(status["CapPrm"]),
+            cap_eff=_cap_words(status["CapEff"]),
+            cap_bnd=_cap_words(status["CapBnd"]))
+        if "CapAmb" in status:
+            entry.cap_amb.extend(_cap_words(status["CapAmb"]))
+    except (KeyError, ValueError) as e:
+        raise DumpError(f"task {pid}: creds: cannot parse /proc/{pid}/status:"
+                        f" {e}") from e
+    return entry
+
+
+def dump(ctx: DumpContext, task: DumpTask) -> None:
+    entry = from_status(task.pid, proc.status(task.pid))
+    entry.secbits = _securebits(task)
+    task.core.thread_core.creds.CopyFrom(entry)
+    ctx.log.info("task %d: uid %d gid %d euid %d egid %d, %d groups",
+                 task.pid, entry.uid, entry.gid, entry.euid, entry.egid,
+                 len(entry.groups))
+
+
+def _securebits(task: DumpTask) -> int:
+    """The task's securebits, which /proc does not show."""
+    if task.seized is None:
+        raise DumpError(f"task {task.pid}: creds: the task is not seized, "
+                        "cannot read its securebits")
+    ret = task.seized.remote_syscall("prctl", nprctl.PR_GET_SECUREBITS,
+                                     0, 0, 0, 0)
+    if ret < 0:
+        raise DumpError(f"task {task.pid}: creds: prctl(PR_GET_SECUREBITS) "
+                        f"in the task failed with {ret}")
+    return ret
+
+
+def restore(ctx: RestoreContext, task: RestoreTask) -> None:
+    tc = task.core.thread_core
+    if not tc.HasField("creds"):
+        ctx.log.warning("task %d: no creds in the core image; the task keeps"
+                        " criu's", task.pid)
+        return
+    task.restorer_args.creds = tc.creds
+    ctx.log.debug("task %d: creds uid %d gid %d handed to the restorer",
+                  task.pid, tc.creds.uid, tc.creds.gid)

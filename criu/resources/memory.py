@@ -1,0 +1,282 @@
+"""Memory of a task: mm-PID.img, pagemap-PID.img and pages-N.img.
+
+Dump: the mappings from /proc/PID/smaps become vma_entry records (status
+bits as CRIU's), the mm fields come from /proc/PID/stat, auxv and exe link,
+plus brk and dumpable asked inside the task; the pages worth keeping
+(present or swapped, not the zero page, not unmodified page-cache pages of
+a file mapping) are found as runs with PAGEMAP_SCAN and copied from
+/proc/PID/mem into the pages image through one bounded buffer, so criu's
+memory does not grow with the target's.
+
+Restore (in the new task): reopens the mapped files, opens the pages image
+and leaves a MemoryPlan in task.restorer_args.memory; the restorer blob
+maps, fills and protects everything (criu/restore/, criu/restorer/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+import time
+from typing import Any
+
+from compel.native import pagemap as npagemap
+from compel.native import uapi
+from criu.errors import DumpError, RestoreError
+from criu.mem import vmas as vm
+from criu.resources.base import (DumpContext, DumpTask, RestoreContext,
+                                 RestoreTask)
+
+NAME = "memory"
+
+PAGE_SIZE = 4096
+PE_PRESENT = 1 << 2                 # pagemap_entry.flags (CRIU's PE_PRESENT)
+COPY_CHUNK = 4 << 20                # bytes per read/write of page contents
+PR_GET_DUMPABLE = 3
+
+# Runs worth dumping: present or swapped, not the zero page, and not a
+# page-cache page (only anonymous copies of file pages are private data).
+_ANYOF = uapi.PAGE_IS_PRESENT | uapi.PAGE_IS_SWAPPED
+_EXCLUDED = uapi.PAGE_IS_PFNZERO | uapi.PAGE_IS_FILE
+
+
+def _pb() -> tuple[Any, Any, Any]:
+    from images.pb import mm_pb2, pagemap_pb2, vma_pb2
+    return mm_pb2, pagemap_pb2, vma_pb2
+
+
+# ---------------------------------------------------------------- dump side
+@dataclasses.dataclass
+class MmFields:
+    """mm_struct fields of /proc/PID/stat (fields 26-28, 45-51)."""
+
+    start_code: int
+    end_code: int
+    start_stack: int
+    start_data: int
+    end_data: int
+    start_brk: int
+    arg_start: int
+    arg_end: int
+    env_start: int
+    env_end: int
+
+
+def read_mm_fields(pid: int) -> MmFields:
+    with open(f"/proc/{pid}/stat", encoding="utf-8",
+              errors="surrogateescape") as f:
+        text = f.read()
+    rest = text[text.rindex(")") + 2:].split()
+
+    def field(n: int) -> int:      # 1-based field number of proc(5)
+        return int(rest[n - 3])
+    return MmFields(field(26), field(27), field(28), field(45), field(46),
+                    field(47), field(48), field(49), field(50), field(51))
+
+
+def read_auxv(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/auxv", "rb") as f:
+        data = f.read()
+    return list(struct.unpack(f"<{len(data) // 8}Q", data[:len(data) // 8 * 8]))
+
+
+def _remote_value(task: DumpTask, name: str, *args: int) -> int | None:
+    """A syscall run inside the task, or None without a seized handle."""
+    if task.seized is None:
+        return None
+    ret = task.seized.remote_syscall(name, *args)
+    if -4096 < ret < 0:
+        raise DumpError(f"task {task.pid}: memory: remote {name} failed: "
+                        f"{os.strerror(-ret)}")
+    return ret
+
+
+def dump(ctx: DumpContext, task: DumpTask) -> None:
+    pid = task.pid
+    mm_pb2, pagemap_pb2, vma_pb2 = _pb()
+    from criu.resources import files
+
+    mmf = read_mm_fields(pid)
+    brk = _remote_value(task, "brk", 0)
+    dumpable = _remote_value(task, "prctl", PR_GET_DUMPABLE, 0, 0, 0, 0)
+    vmas = vm.read_vmas(pid, mmf.start_brk, brk or mmf.start_brk,
+                        mmf.start_stack)
+    if brk is None:
+        heap = [v for v in vmas if v.status & vm.VMA_AREA_HEAP]
+        brk = heap[-1].end if heap else mmf.start_brk
+
+    exe = os.readlink(f"/proc/{pid}/exe")
+    exe_id = files.add_reg_file(ctx, exe, os.O_RDONLY)
+    mm = mm_pb2.mm_entry(
+        mm_start_code=mmf.start_code, mm_end_code=mmf.end_code,
+        mm_start_data=mmf.start_data, mm_end_data=mmf.end_data,
+        mm_start_stack=mmf.start_stack, mm_start_brk=mmf.start_brk,
+        mm_brk=brk, mm_arg_start=mmf.arg_start, mm_arg_end=mmf.arg_end,
+        mm_env_start=mmf.env_start, mm_env_end=mmf.env_end,
+        exe_file_id=exe_id)
+    mm.mm_saved_auxv.extend(read_auxv(pid))
+    if dumpable is not None:
+        mm.dumpable = dumpable
+
+    file_ids: dict[tuple[int, int, int], int] = {}
+    for v in vmas:
+        if v.status & vm.VMA_AREA_VSYSCALL:
+            continue
+        if v.shared or v.status & vm.VMA_UNSUPP:
+            raise DumpError(f"task {pid}: memory: mapping {v.describe()}: "
+                            "shared mappings are not supported yet")
+        entry = vma_pb2.vma_entry(start=v.start, end=v.end, pgoff=0,
+                                  shmid=0, prot=v.prot, flags=v.flags,
+                                  status=v.status, fd=-1)
+        if v.madv:
+            entry.madv = v.madv
+        if v.is_file:
+            entry.pgoff = v.pgoff
+            key = (v.dev_major, v.dev_minor, v.inode)
+            if key not in file_ids:
+                path = vm.file_name(pid, v)
+                if path.endswith(" (deleted)"):
+                    raise DumpError(f"task {pid}: memory: mapping "
+                                    f"{v.describe()}: file was deleted")
+                file_ids[key] = files.add_reg_file(ctx, path, os.O_RDONLY)
+            entry.shmid = file_ids[key]
+            entry.fdflags = os.O_RDONLY
+        mm.vmas.append(entry)
+
+    started = time.monotonic()
+    pages_id = ctx.next_id("pages")
+    runs = _dump_pages(ctx, pid, vmas, pages_id)
+    ctx.stats.memdump_time += time.monotonic() - started
+    ctx.images.write(f"pagemap-{pid}.img",
+                     [pagemap_pb2.pagemap_head(pages_id=pages_id)] +
+                     [pagemap_pb2.pagemap_entry(vaddr=s, nr_pages=n,
+                                                flags=PE_PRESENT)
+                      for s, n in runs])
+    ctx.images.write(f"mm-{pid}.img", [mm])
+
+
+def _dump_pages(ctx: DumpContext, pid: int, vmas: list[vm.Vma],
+                pages_id: int) -> list[tuple[int, int]]:
+    """Copy the pages worth keeping into pages-ID.img; return the runs
+    (vaddr, nr_pages) in file order."""
+    runs: list[tuple[int, int]] = []
+    buf = bytearray(COPY_CHUNK)
+    view = memoryview(buf)
+    filled = 0
+    out = ctx.images.open_raw(f"pages-{pages_id}.img", write=True)
+    pm_fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY | os.O_CLOEXEC)
+    mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    written = 0
+
+    def flush() -> None:
+        nonlocal filled, written
+        done = 0
+        while done < filled:
+            done += os.write(out, view[done:filled])
+        written += filled
+        filled = 0
+
+    try:
+        for v in vmas:
+            if not v.dumps_pages:
+                continue
+            ctx.stats.pages_scanned += v.size // PAGE_SIZE
+            for start, end in npagemap.scan(pm_fd, v.start, v.end,
+                                            anyof=_ANYOF, excluded=_EXCLUDED):
+                runs.append((start, (end - start) // PAGE_SIZE))
+                addr = start
+                while addr < end:
+                    if filled == COPY_CHUNK:
+                        flush()
+                    n = min(end - addr, COPY_CHUNK - filled)
+                    got = os.preadv(mem_fd, [view[filled:filled + n]], addr)
+                    if got != n:
+                        raise DumpError(f"task {pid}: memory: short read of "
+                                        f"{n} bytes at {addr:#x} ({got})")
+                    filled += n
+                    addr += n
+        flush()
+    except OSError as e:
+        raise DumpError(f"task {pid}: memory: copying pages: {e}") from e
+    finally:
+        os.close(mem_fd)
+        os.close(pm_fd)
+        os.close(out)
+    ctx.stats.pages_written += written // PAGE_SIZE
+    return runs
+
+
+# ------------------------------------------------------------- restore side
+@dataclasses.dataclass
+class MemoryPlan:
+    """What the restorer needs to rebuild the address space of one task."""
+
+    mm: Any                                 # mm_entry
+    vmas: list[dict[str, Any]]              # rst_vma fields
+    runs: list[tuple[int, int]]             # (vaddr, bytes), pages-image order
+    pages_fd: int
+    exe_fd: int
+    specials: list[tuple[int, int, int]]    # (start, end, status) vdso/vvar
+    fds: list[int]                          # every fd to close at the end
+
+
+def load_plan(ctx: RestoreContext, pid: int) -> tuple[Any, list[tuple[int, int]], int]:
+    """mm entry, page runs (vaddr, bytes) and pages id of a dumped task."""
+    mm = ctx.images.read_one(f"mm-{pid}.img")
+    entries = ctx.images.read(f"pagemap-{pid}.img")
+    if not entries:
+        raise RestoreError(f"task {pid}: pagemap-{pid}.img is empty")
+    head, rest = entries[0], entries[1:]
+    runs = []
+    for e in rest:
+        if e.in_parent:
+            raise RestoreError(f"task {pid}: memory: pages in a parent image "
+                               "are not supported yet")
+        runs.append((e.vaddr, e.nr_pages * PAGE_SIZE))
+    return mm, runs, head.pages_id
+
+
+def restore(ctx: RestoreContext, task: RestoreTask) -> None:
+    from criu.resources import files
+
+    mm, runs, pages_id = load_plan(ctx, task.pid)
+    where = f"task {task.pid}: memory"
+    keep = task.service_fds.keep
+    fds: list[int] = []
+    opened: dict[int, int] = {}
+    try:
+        pages_fd = keep(ctx.images.open_raw(f"pages-{pages_id}.img"),
+                        "pages image")
+        fds.append(pages_fd)
+        exe_fd = keep(files.open_reg(files.reg_file(ctx, mm.exe_file_id),
+                                     f"{where}: exe"), "exe file")
+        fds.append(exe_fd)
+        plan_vmas: list[dict[str, Any]] = []
+        specials = []
+        for v in mm.vmas:
+            if v.status & (vm.VMA_AREA_VDSO | vm.VMA_AREA_VVAR):
+                specials.append((v.start, v.end, v.status))
+                continue
+            if v.status & vm.VMA_AREA_VSYSCALL:
+                continue
+            fd = -1
+            if v.status & vm.VMA_FILE_PRIVATE:
+                if v.shmid not in opened:
+                    rfe = files.reg_file(ctx, v.shmid)
+                    opened[v.shmid] = keep(files.open_reg(
+                        rfe, f"{where}: mapping {v.start:#x}"), "vma file")
+                    fds.append(opened[v.shmid])
+                fd = opened[v.shmid]
+            elif not v.status & vm.VMA_ANON_PRIVATE:
+                raise RestoreError(f"{where}: mapping {v.start:#x}-{v.end:#x}"
+                                   f": kind {v.status:#x} not supported yet")
+            plan_vmas.append(dict(start=v.start, end=v.end, pgoff=v.pgoff,
+                                  madv=v.madv, prot=v.prot, flags=v.flags,
+                                  fd=fd, kind=0))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    task.restorer_args.memory = MemoryPlan(mm, plan_vmas, runs, pages_fd,
+                                           exe_fd, specials, fds)

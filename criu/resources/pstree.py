@@ -1,0 +1,66 @@
+"""The process tree: pstree.img (pid, ppid, pgid, sid, threads of every
+task) on dump; the session and process group of each new task on restore.
+
+A tree whose root is not a session leader was started from a shell: like
+CRIU, dump refuses it unless --shell-job says the session (and its
+terminal) stays outside, and restore then keeps criu's own session.
+"""
+
+from __future__ import annotations
+
+import os
+
+from criu.errors import DumpError, RestoreError
+from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
+
+NAME = "pstree"
+
+
+def dump(ctx: DumpContext, task: DumpTask) -> None:
+    pids = {t.pid for t in ctx.tasks}
+    if task.pid == ctx.root_pid and task.sid != task.pid:
+        if task.sid not in pids and not ctx.opts.shell_job:
+            raise DumpError(f"task {task.pid}: not a session leader (its "
+                            f"session {task.sid} is outside the dumped "
+                            "tree); use --shell-job")
+    if task.pgid not in pids and task.pgid != task.sid and \
+            not ctx.opts.shell_job:
+        raise DumpError(f"task {task.pid}: its process group {task.pgid} is "
+                        "outside the dumped tree; use --shell-job")
+
+
+def dump_finish(ctx: DumpContext) -> None:
+    from images.pb import pstree_pb2
+    ctx.images.write("pstree.img", [
+        pstree_pb2.pstree_entry(pid=t.pid, ppid=t.ppid, pgid=t.pgid,
+                                sid=t.sid, threads=t.threads)
+        for t in ctx.tasks])
+
+
+def read_tree(ctx: RestoreContext) -> list:  # type: ignore[type-arg]
+    """pstree.img entries, root first (for the restore pipeline)."""
+    entries = ctx.images.read("pstree.img")
+    if not entries:
+        raise RestoreError(f"{ctx.images.file('pstree.img')}: no tasks")
+    return entries
+
+
+def restore(ctx: RestoreContext, task: RestoreTask) -> None:
+    """Enter the dumped session and process group (in the new task)."""
+    pids = {t.pid for t in ctx.tasks}
+    where = f"task {task.pid}"
+    try:
+        if task.sid == task.pid:
+            if os.getsid(0) != task.pid:
+                os.setsid()
+        elif task.sid not in pids and not ctx.opts.shell_job:
+            raise RestoreError(f"{where}: its session {task.sid} is outside "
+                               "the restored tree; use --shell-job")
+        if task.pgid == task.pid and os.getpgid(0) != task.pid:
+            os.setpgid(0, 0)
+        elif task.pgid != task.pid and task.pgid in pids:
+            os.setpgid(0, task.pgid)
+    except OSError as e:
+        raise RestoreError(f"{where}: cannot restore session {task.sid} / "
+                           f"process group {task.pgid}: {e.strerror}") from e
+    ctx.log.debug("%s: sid %d pgid %d", where, os.getsid(0), os.getpgid(0))

@@ -1,0 +1,101 @@
+"""Per-task facts of the core image that no other resource owns: comm,
+personality, task state and flags, scheduling, oom_score_adj, loginuid,
+child-subreaper on restore (core-PID.img tc.* and thread_core.*).
+The subreaper flag is not read at dump yet: it needs the parasite
+(PR_GET_CHILD_SUBREAPER writes through a pointer into the task).
+
+Restore applies them in the new task directly; a value the kernel refuses
+(e.g. lowering oom_score_adj needs CAP_SYS_RESOURCE) is logged as a warning
+naming the field and the reason, and the restore goes on, like CRIU.
+"""
+
+from __future__ import annotations
+
+import os
+
+from compel.native import files as nfiles
+from compel.native import prctl as nprctl
+from criu.dump import proc
+from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
+
+NAME = "task"
+
+# compel/CRIU task states (facts of the image format).
+TASK_ALIVE = 1
+TASK_DEAD = 2
+TASK_STOPPED = 3
+TASK_ZOMBIE = 6
+
+AUDIT_UNSET = 0xFFFFFFFF
+
+
+def dump(ctx: DumpContext, task: DumpTask) -> None:
+    st = proc.stat(task.pid)
+    tc = task.core.tc
+    tc.task_state = TASK_STOPPED if task.was_stopped else TASK_ALIVE
+    tc.exit_code = 0
+    tc.flags = st.flags
+    tc.comm = proc.read_text(task.pid, "comm")
+    tc.personality = int(proc.read_text(task.pid, "personality"), 16)
+    tc.oom_score_adj = proc.read_int(task.pid, "oom_score_adj")
+    try:
+        tc.loginuid = proc.read_int(task.pid, "loginuid")
+    except Exception:  # noqa: BLE001 - kernels without audit lack the file
+        pass
+    th = task.core.thread_core
+    th.comm = tc.comm
+    th.sched_nice = st.nice
+    th.sched_policy = st.policy
+    th.sched_prio = st.rt_priority
+    ctx.log.info("task %d: comm %r, personality %#x, state %d", task.pid,
+                 tc.comm, tc.personality, tc.task_state)
+
+
+def restore(ctx: RestoreContext, task: RestoreTask) -> None:
+    tc = task.core.tc
+    where = f"task {task.pid}"
+    _try(ctx, where, "comm", lambda: _write_self("comm", tc.comm))
+    if tc.personality != nfiles.personality():
+        _try(ctx, where, "personality",
+             lambda: nfiles.personality(tc.personality))
+    if tc.HasField("oom_score_adj"):
+        _try(ctx, where, "oom_score_adj",
+             lambda: _write_self("oom_score_adj", str(tc.oom_score_adj)))
+    if (tc.HasField("loginuid") and tc.loginuid != AUDIT_UNSET and
+            _read_self("loginuid") != str(tc.loginuid)):
+        _try(ctx, where, "loginuid",
+             lambda: _write_self("loginuid", str(tc.loginuid)))
+    if tc.child_subreaper:
+        _try(ctx, where, "child_subreaper",
+             lambda: nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1))
+    th = task.core.thread_core
+    if th.HasField("sched_policy"):
+        _try(ctx, where, "scheduler", lambda: _sched(th))
+
+
+def _sched(th: object) -> None:
+    policy = th.sched_policy  # type: ignore[attr-defined]
+    if os.sched_getscheduler(0) != policy or policy not in (
+            os.SCHED_OTHER, os.SCHED_BATCH, os.SCHED_IDLE):
+        os.sched_setscheduler(0, policy,
+                              os.sched_param(th.sched_prio))  # type: ignore[attr-defined]
+    if os.getpriority(os.PRIO_PROCESS, 0) != th.sched_nice:  # type: ignore[attr-defined]
+        os.setpriority(os.PRIO_PROCESS, 0, th.sched_nice)  # type: ignore[attr-defined]
+
+
+def _read_self(name: str) -> str:
+    with open(f"/proc/self/{name}") as f:
+        return f.read().strip()
+
+
+def _write_self(name: str, value: str) -> None:
+    with open(f"/proc/self/{name}", "w") as f:
+        f.write(value)
+
+
+def _try(ctx: RestoreContext, where: str, what: str, fn) -> None:  # type: ignore[no-untyped-def]
+    try:
+        fn()
+    except OSError as e:
+        ctx.log.warning("%s: cannot restore %s: %s", where, what,
+                        e.strerror or e)
