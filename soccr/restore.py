@@ -52,8 +52,9 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
     with _step(where, "set the sequence numbers"):
         repair.set_queue_seq(s, kernel.TCP_SEND_QUEUE, st.snd_seq - len(st.send_queue))
         repair.set_queue_seq(s, kernel.TCP_RECV_QUEUE, st.rcv_seq - len(st.recv_queue))
+    # Repair mode lets bind() share a port still held by others (a listener,
+    # a socket in TIME_WAIT). Setting SO_REUSEADDR now would cancel that.
     with _step(where, f"bind to {_endpoint(st.local)}"):
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(st.local)
     with _step(where, f"connect to {_endpoint(st.peer)} in repair mode"):
         s.connect(st.peer)

@@ -17,8 +17,8 @@ SocketLike = Union[socket.socket, int]
 def borrowed(sock: SocketLike) -> Iterator[socket.socket]:
     """A socket.socket for the duration of a call, never closing the caller's.
 
-    For a plain fd, a duplicate is wrapped and closed afterwards: socket
-    options and ioctls act on the shared socket, not on the descriptor.
+    A plain fd is wrapped for the call and detached afterwards, so the
+    descriptor stays the caller's (and messages name its real number).
     """
     if isinstance(sock, socket.socket):
         if sock.fileno() < 0:
@@ -29,18 +29,13 @@ def borrowed(sock: SocketLike) -> Iterator[socket.socket]:
         raise NotTcpSocketError(
             f"expected a socket.socket or a file descriptor, got {type(sock).__name__}")
     try:
-        dup = os.dup(sock)
+        wrapped = socket.socket(fileno=sock)
     except OSError as e:
-        raise NotTcpSocketError(f"fd {sock}: {e.strerror}") from None
-    try:
-        wrapped = socket.socket(fileno=dup)
-    except OSError as e:
-        os.close(dup)
         raise NotTcpSocketError(f"fd {sock} is not a socket: {e.strerror}") from None
     try:
         yield wrapped
     finally:
-        wrapped.close()
+        wrapped.detach()
 
 
 def close(sock: SocketLike) -> None:
