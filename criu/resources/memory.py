@@ -119,13 +119,13 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     if dumpable is not None:
         mm.dumpable = dumpable
 
-    file_ids: dict[tuple[int, int, int], int] = {}
+    file_ids: dict[tuple[int, int, int, int], int] = {}
     for v in vmas:
         if v.status & vm.VMA_AREA_VSYSCALL:
             continue
-        if v.shared or v.status & vm.VMA_UNSUPP:
+        if v.status & (vm.VMA_ANON_SHARED | vm.VMA_UNSUPP):
             raise DumpError(f"task {pid}: memory: mapping {v.describe()}: "
-                            "shared mappings are not supported yet")
+                            "shared anonymous mappings are not supported yet")
         entry = vma_pb2.vma_entry(start=v.start, end=v.end, pgoff=0,
                                   shmid=0, prot=v.prot, flags=v.flags,
                                   status=v.status, fd=-1)
@@ -133,15 +133,18 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
             entry.madv = v.madv
         if v.is_file:
             entry.pgoff = v.pgoff
-            key = (v.dev_major, v.dev_minor, v.inode)
+            # A shared mapping that may be written needs the file writable.
+            oflags = os.O_RDWR if v.shared and "mw" in v.vmflags \
+                else os.O_RDONLY
+            key = (v.dev_major, v.dev_minor, v.inode, oflags)
             if key not in file_ids:
                 path = vm.file_name(pid, v)
                 if path.endswith(" (deleted)"):
                     raise DumpError(f"task {pid}: memory: mapping "
                                     f"{v.describe()}: file was deleted")
-                file_ids[key] = files.add_reg_file(ctx, path, os.O_RDONLY)
+                file_ids[key] = files.add_reg_file(ctx, path, oflags)
             entry.shmid = file_ids[key]
-            entry.fdflags = os.O_RDONLY
+            entry.fdflags = oflags
         mm.vmas.append(entry)
 
     started = time.monotonic()
@@ -261,7 +264,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             if v.status & vm.VMA_AREA_VSYSCALL:
                 continue
             fd = -1
-            if v.status & vm.VMA_FILE_PRIVATE:
+            if v.status & (vm.VMA_FILE_PRIVATE | vm.VMA_FILE_SHARED):
                 if v.shmid not in opened:
                     rfe = files.reg_file(ctx, v.shmid)
                     opened[v.shmid] = keep(files.open_reg(

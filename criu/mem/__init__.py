@@ -1,0 +1,1 @@
+"""Memory of tasks: mappings and their classification."""
