@@ -4,4 +4,7 @@ Modules are imported lazily so `criu exec` does not pay for dump/restore.
 """
 
 ACTIONS: dict[str, str] = {
+    "dump": "criu.actions.dump",
+    "restore": "criu.actions.restore",
+    "check": "criu.actions.check",
 }

@@ -1,0 +1,217 @@
+"""The dump pipeline: seize -> collect -> per-resource dump -> images ->
+release (kill by default, -R leave running, -s leave stopped).
+
+Safety: from the moment the first task is seized, any failure (an error in
+a resource module, a bug, SIGINT) cures the parasites, puts registers back
+and detaches every task, so the tree keeps running exactly as before; the
+error is then reported on one line.  inventory.img is written last, after
+every other image is complete, so a dump interrupted halfway is never taken
+for a complete one (restore refuses a directory without it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from typing import Any
+
+import compel
+from compel.errors import CompelError
+from criu import log as criu_log
+from criu import resources, stats
+from criu.progress import Progress
+from criu.dump import ids, proc
+from criu.errors import CriuError, DumpError, UsageError
+from criu.imagedir import ImageDir
+from criu.options import Options
+from criu.resources.base import DumpContext, DumpTask
+
+# Tests make a dump fail at a chosen step to check that the task survives:
+# CRIU_FAULT_INJECT=<step>, a step being "collect", a resource NAME
+# ("files", "fs", ...) meaning "after it", or "images" (before inventory).
+FAULT_ENV = "CRIU_FAULT_INJECT"
+
+IMAGES_VERSION = 2          # CRTOOLS_IMAGES_V1_1: what current CRIU writes
+NO_LSM = 0
+
+
+def dump(opts: Options) -> DumpContext:
+    """Dump the tree rooted at opts.pid into opts.images_dir."""
+    if opts.pid is None:
+        raise UsageError("dump: -t/--tree PID is required (try criu -h)")
+    if opts.leave_running and opts.leave_stopped:
+        raise UsageError("dump: -R and -s exclude each other")
+    logger = criu_log.get_logger()
+    images = ImageDir(opts.images_dir, create=True)
+    _forget_previous_dump(images)
+    ctx = DumpContext(opts=opts, images=images, log=logger,
+                      root_pid=opts.pid)
+    logger.info("Dumping processes (pid: %d)", opts.pid)
+    progress = Progress(f"criu dump {opts.pid}")
+    progress.step("freezing")
+    started = time.monotonic()
+    try:
+        _seize_tree(ctx)
+    finally:
+        progress.done()
+    ctx.stats.freezing_time = time.monotonic() - started
+    frozen = time.monotonic()
+    try:
+        progress.step("collecting")
+        _collect(ctx)
+        _fault("collect")
+        modules = resources.load()
+        for module in modules:
+            progress.step(module.NAME)
+            for task in ctx.tasks:
+                logger.debug("task %d: dumping %s", task.pid, module.NAME)
+                module.dump(ctx, task)
+            _fault(module.NAME)
+        for module in modules:
+            finish = getattr(module, "dump_finish", None)
+            if finish is not None:
+                finish(ctx)
+        for task in ctx.tasks:
+            images.write(f"core-{task.pid}.img", [task.core])
+        progress.step("writing images")
+        _fault("images")
+        ctx.stats.frozen_time = time.monotonic() - frozen
+        stats.write_dump(images, ctx.stats)
+        _write_inventory(ctx)
+    except BaseException as e:
+        progress.done()
+        raise _fail(ctx, e) from e
+    progress.done()
+    errors = ctx.run_cleanups()
+    for err in errors:
+        logger.warning("cleanup after dump: %s", err)
+    _release(ctx)
+    logger.info("Dumping finished successfully")
+    return ctx
+
+
+def _forget_previous_dump(images: ImageDir) -> None:
+    """A directory reused for a new dump must not look complete meanwhile."""
+    for name in ("inventory.img", "stats-dump"):
+        try:
+            os.unlink(images.file(name))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise DumpError(f"images dir {images.path}: cannot remove old "
+                            f"{name}: {e.strerror}") from e
+
+
+def _fault(step: str) -> None:
+    if os.environ.get(FAULT_ENV) == step:
+        raise DumpError(f"fault injected after step {step} ({FAULT_ENV})")
+
+
+# ------------------------------------------------------------------ seize
+def _seize_tree(ctx: DumpContext) -> None:
+    """Freeze the root task (only single-task trees for now)."""
+    pid = ctx.root_pid
+    if not os.path.exists(f"/proc/{pid}"):
+        raise DumpError(f"task {pid}: no such process")
+    if pid == os.getpid():
+        raise DumpError(f"task {pid}: criu cannot dump itself")
+    try:
+        seized = compel.seize(pid)
+    except CompelError as e:
+        raise DumpError(f"{e} (nothing was changed)") from e
+    ctx.log.info("Seized task %d", pid)
+    st = proc.stat(pid)
+    task = DumpTask(pid=pid, ppid=0, pgid=st.pgid, sid=st.sid,
+                    threads=list(seized.threads), core=_new_core(),
+                    seized=seized, was_stopped=seized.was_stopped)
+    task._infect = lambda: seized.infect(_parasite_blob())
+    ctx.tasks.append(task)
+
+
+def _parasite_blob() -> Any:
+    default = getattr(compel, "default_parasite", None)
+    if default is None:
+        from compel import infect
+        default = getattr(infect, "default_parasite")
+    return default()
+
+
+def _new_core() -> Any:
+    """A core_entry with every required field present; modules fill it."""
+    from images.pb import core_pb2
+    core = core_pb2.core_entry(mtype=core_pb2.core_entry.X86_64)
+    core.tc.task_state = 1
+    core.tc.exit_code = 0
+    core.tc.personality = 0
+    core.tc.flags = 0
+    core.tc.blk_sigset = 0
+    core.tc.comm = ""
+    core.thread_core.futex_rla = 0
+    core.thread_core.futex_rla_len = 0
+    return core
+
+
+# ---------------------------------------------------------------- collect
+def _collect(ctx: DumpContext) -> None:
+    """Check the tree is one we can dump; give each task its ids."""
+    for task in ctx.tasks:
+        if len(task.threads) > 1:
+            raise DumpError(f"task {task.pid}: has {len(task.threads)} "
+                            "threads; multi-threaded tasks are not "
+                            "supported yet")
+        kids = proc.children(task.pid)
+        if kids:
+            raise DumpError(f"task {task.pid}: has children "
+                            f"({', '.join(map(str, kids))}); process trees "
+                            "are not supported yet")
+        ids.assign(ctx, task)
+
+
+# ----------------------------------------------------------------- images
+def _write_inventory(ctx: DumpContext) -> None:
+    from images.pb import inventory_pb2
+    root = ctx.task(ctx.root_pid)
+    inv = inventory_pb2.inventory_entry(
+        img_version=IMAGES_VERSION, fdinfo_per_id=True, ns_per_id=True,
+        lsmtype=NO_LSM)
+    inv.root_ids.CopyFrom(root.ids)
+    ctx.images.write("inventory.img", [inv])
+
+
+# ---------------------------------------------------------------- release
+def _release(ctx: DumpContext) -> None:
+    """After a complete dump: kill (default), -R leave running, -s stopped."""
+    opts = ctx.opts
+    for task in ctx.tasks:
+        if opts.leave_running or opts.leave_stopped:
+            task.seized.detach(leave_stopped=opts.leave_stopped)
+        else:
+            task.seized.kill()
+    state = ("left stopped" if opts.leave_stopped else
+             "left running" if opts.leave_running else "killed")
+    ctx.log.info("Tasks %s: %s", ", ".join(str(t.pid) for t in ctx.tasks),
+                 state)
+
+
+def _fail(ctx: DumpContext, err: BaseException) -> CriuError:
+    """Put every task back as it was; return the error to raise."""
+    ctx.log.debug("dump failed:\n%s", "".join(
+        traceback.format_exception(type(err), err, err.__traceback__)))
+    problems = [str(e) for e in ctx.run_cleanups()]
+    for task in ctx.tasks:
+        try:
+            task.seized.detach(leave_stopped=False)
+        except Exception as e:  # noqa: BLE001 - keep releasing the others
+            problems.append(f"task {task.pid}: release failed: {e}")
+    if isinstance(err, CriuError):
+        message = str(err)
+    elif isinstance(err, KeyboardInterrupt):
+        message = f"task {ctx.root_pid}: dump interrupted"
+    else:
+        message = f"task {ctx.root_pid}: dump failed: {err}"
+    if problems:
+        message += "; while releasing: " + "; ".join(problems)
+    else:
+        message += " (the task was left running as before)"
+    return DumpError(message)
