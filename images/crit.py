@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -16,7 +17,8 @@ from typing import Any, BinaryIO, TextIO
 
 from . import explore
 from .errors import ImageError
-from .image import ImageReader, dump, info as image_info
+from .image import ImageReader, ImageWriter, info as image_info
+from .jsonstream import JsonFormError, iter_image_json
 
 STDIN = "<stdin>"
 
@@ -76,27 +78,38 @@ def cmd_decode(args: argparse.Namespace) -> None:
 
 def cmd_encode(args: argparse.Namespace) -> None:
     f, path = _binary_in(args.input)
-    with f if f is not sys.stdin.buffer else contextlib.nullcontext(f):
-        raw = f.read()
+    text = io.TextIOWrapper(f, encoding="utf-8")
     try:
-        img = json.loads(raw.decode())
+        if args.output:
+            try:
+                with open(args.output, "wb") as out:
+                    _encode_stream(text, out, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(args.output)
+                raise
+        else:
+            _encode_stream(text, sys.stdout.buffer, path)
+            sys.stdout.buffer.flush()
+    finally:
+        if f is not sys.stdin.buffer:
+            text.close()
+        else:
+            text.detach()
+
+
+def _encode_stream(text: io.TextIOWrapper, out: BinaryIO, path: str) -> None:
+    """JSON image form in, image bytes out, one entry at a time."""
+    try:
+        magic_name, entries = iter_image_json(text)
+        writer = ImageWriter(out, magic_name, path)
+        for _, entry in entries:
+            writer.write_dict(entry)
+    except JsonFormError as exc:
+        raise CritFailure(f"{path}: offset {exc.offset}: bad JSON: {exc.reason}") from None
     except UnicodeDecodeError as exc:
         raise CritFailure(f"{path}: offset {exc.start}: not JSON text "
                           "(is this a binary image? encode reads JSON)") from None
-    except json.JSONDecodeError as exc:
-        raise CritFailure(f"{path}: offset {exc.pos}: bad JSON: {exc.msg}") from None
-    if args.output:
-        try:
-            with open(args.output, "wb") as out:
-                dump(img, out, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(args.output)
-            raise
-    else:
-        out = sys.stdout.buffer
-        dump(img, out, path)
-        out.flush()
 
 
 def cmd_info(args: argparse.Namespace) -> None:

@@ -171,7 +171,7 @@ def test_unknown_magic_api():
     ('{"magic": "PIPES_DATA", "entries": [{"pipe_id": 1, "bytes": 5, "extra": "AAAA\\n"}]}',
      "3 payload bytes, the entry says 5"),
     ('{"magic": "KDAT", "entries": []}', "hold no protobuf entries"),
-    ('[1, 2]', "expected {"),
+    ('[1, 2]', "expected '{'"),
 ])
 def test_encode_errors_are_one_line(tmp_path, capsys, doc, reason):
     src = tmp_path / "in.json"
