@@ -33,12 +33,6 @@ RESOURCES: tuple[str, ...] = (
     # memory, cpu and signal modules go here (before rlimits)
     "criu.resources.rlimits",   # last: limits the new task from here on
 )
-    "criu.resources.task",      # comm, personality, task state (core.tc)
-    "criu.resources.files",     # fdinfo/files/pipes/tty images
-    "criu.resources.fs",        # cwd, root, umask (fs-PID.img)
-    "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
-    "criu.resources.rlimits",   # rlimits (core.tc.rlimits)
-)
 
 __all__ = ["RESOURCES", "load", "DumpContext", "DumpStats", "DumpTask",
            "Resource", "RestoreContext", "RestorerArgs", "RestoreStats",
