@@ -18,11 +18,10 @@
  * criu reports it and the images stay untouched.
  */
 
-#include <stddef.h>
-#include <stdint.h>
+#include <compel/std.h>
+#include <compel/sys.h>
 
 #include "restorer.h"
-#include "rst-sys.h"
 
 _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 	       "restorer_entry reads stack_top at 24(%rdi)");
@@ -108,80 +107,16 @@ struct cap_data {
 
 static int log_fd = -1;
 
-static uint64_t str_len(const char *s)
-{
-	uint64_t n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
-static void copy_bytes(void *dst, const void *src, uint64_t len)
-{
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-
-	while (len--)
-		*d++ = *s++;
-}
-
-/* Append the decimal (or hex) form of v to buf at *pos. */
-static void put_num(char *buf, int *pos, uint64_t v, int hex, int neg)
-{
-	char tmp[24];
-	int n = 0;
-
-	if (neg) {
-		buf[(*pos)++] = '-';
-		v = -v;
-	}
-	if (hex) {
-		buf[(*pos)++] = '0';
-		buf[(*pos)++] = 'x';
-	}
-	do {
-		unsigned int d = hex ? v % 16 : v % 10;
-
-		tmp[n++] = d < 10 ? '0' + d : 'a' + d - 10;
-		v = hex ? v / 16 : v / 10;
-	} while (v);
-	while (n)
-		buf[(*pos)++] = tmp[--n];
-}
-
-static void put_str(char *buf, int *pos, const char *s)
-{
-	uint64_t n = str_len(s);
-
-	copy_bytes(buf + *pos, s, n);
-	*pos += n;
-}
-
 /* Report "restorer: <step> failed at <addr>: errno <n>" and leave. */
 static void __attribute__((noreturn)) fail(enum step step, uint64_t addr,
 					   long ret)
 {
-	char buf[160];
-	int pos = 0;
-
-	put_str(buf, &pos, "restorer: ");
-	put_str(buf, &pos, step_names[step]);
-	put_str(buf, &pos, " failed at ");
-	put_num(buf, &pos, addr, 1, 0);
-	put_str(buf, &pos, ": errno ");
-	put_num(buf, &pos, (uint64_t)ret, 0, ret < 0);
-	buf[pos++] = '\n';
 	if (log_fd >= 0)
-		sys_write(log_fd, buf, pos);
+		std_dprintf(log_fd, "restorer: %s failed at 0x%lx: errno %ld\n",
+			    step_names[step], (unsigned long)addr, -ret);
 	sys_exit_group(1);
 	for (;;)
 		;
-}
-
-static int is_error(long ret)
-{
-	return (unsigned long)ret >= (unsigned long)-4095;
 }
 
 static void unregister_own_rseq(struct restorer_args *args)
@@ -215,10 +150,11 @@ static void remove_criu_mappings(struct restorer_args *args)
 
 /*
  * The vdso and vvar of criu's process become the target's: same kernel,
- * same contents, only the address changes.  They go through a scratch area
- * first so that a destination never overlaps a mapping not yet moved.
+ * same contents, only the address changes.  They wait in the scratch part
+ * of our own region while everything else of criu is unmapped, then go to
+ * their dumped addresses.
  */
-static void move_specials(struct restorer_args *args)
+static void move_specials_aside(struct restorer_args *args)
 {
 	struct rst_move *m = (struct rst_move *)args->moves;
 	uint64_t i, at = args->scratch;
@@ -227,15 +163,23 @@ static void move_specials(struct restorer_args *args)
 	for (i = 0; i < args->nr_moves; i++) {
 		ret = sys_mremap(m[i].from, m[i].len, m[i].len,
 				 MREMAP_MAYMOVE | MREMAP_FIXED, at);
-		if (is_error(ret))
+		if (compel_is_error(ret))
 			fail(STEP_MOVE_SCRATCH, m[i].from, ret);
 		m[i].from = at;
 		at += m[i].len;
 	}
+}
+
+static void move_specials_in_place(struct restorer_args *args)
+{
+	struct rst_move *m = (struct rst_move *)args->moves;
+	uint64_t i;
+	long ret;
+
 	for (i = 0; i < args->nr_moves; i++) {
 		ret = sys_mremap(m[i].from, m[i].len, m[i].len,
 				 MREMAP_MAYMOVE | MREMAP_FIXED, m[i].to);
-		if (is_error(ret))
+		if (compel_is_error(ret))
 			fail(STEP_MOVE_FINAL, m[i].to, ret);
 	}
 }
@@ -253,7 +197,7 @@ static void map_vmas(struct restorer_args *args)
 		ret = sys_mmap(v[i].start, v[i].end - v[i].start,
 			       v[i].prot | PROT_WRITE, v[i].flags | MAP_FIXED,
 			       v[i].fd, v[i].pgoff);
-		if (is_error(ret) || (uint64_t)ret != v[i].start)
+		if (compel_is_error(ret) || (uint64_t)ret != v[i].start)
 			fail(STEP_MAP, v[i].start, ret);
 	}
 }
@@ -293,7 +237,7 @@ static void read_pages(struct restorer_args *args)
 				iov[k].iov_base = (char *)iov[k].iov_base + got;
 				iov[k].iov_len -= got;
 			}
-			copy_bytes(iov, iov + k, (n - k) * sizeof(iov[0]));
+			memmove(iov, iov + k, (n - k) * sizeof(iov[0]));
 			i += k;
 			n -= k;
 		}
@@ -422,8 +366,9 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 	if (ret)
 		fail(STEP_SIGMASK, 0, ret);
 
+	move_specials_aside(args);
 	remove_criu_mappings(args);
-	move_specials(args);
+	move_specials_in_place(args);
 	map_vmas(args);
 	read_pages(args);
 	protect_vmas(args);
@@ -449,8 +394,8 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 			fail(STEP_DUMPABLE, args->dumpable, ret);
 	}
 
-	copy_bytes((void *)args->frame_dst, (void *)args->frame_src,
-		   args->frame_len);
+	memcpy((void *)args->frame_dst, (void *)args->frame_src,
+	       args->frame_len);
 	close_fds(args);
 
 	ret = sys_arch_prctl(ARCH_SET_GS, args->gs_base);
