@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from criu import log
@@ -105,11 +106,13 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
 
 
 def parse_options(command: str, argv: list[str], *,
-                  positional_ok: bool = False) -> tuple[Options, list[str]]:
+                  positional_ok: bool = False,
+                  create_dirs: bool = False) -> tuple[Options, list[str]]:
     """Parse a command's options, set up logging; return (opts, positionals).
 
     -h prints the help and exits 0.  Positional arguments are a usage error
-    unless the command takes them (positional_ok).
+    unless the command takes them (positional_ok).  create_dirs makes the
+    images and work directories first (dump writes into them).
     """
     ns = build_option_parser(command).parse_args(argv)
     if ns.help:
@@ -126,6 +129,12 @@ def parse_options(command: str, argv: list[str], *,
     except ValueError as e:
         raise UsageError(f"{e} (try criu -h)") from None
     opts = Options.from_namespace(ns)
+    if create_dirs:
+        for path in {opts.images_dir, opts.work_path}:
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as e:
+                raise CriuError(f"directory {path}: {e.strerror}") from e
     log.setup(opts.verbosity, opts.log_file, opts.work_path, opts.log_pid)
     return opts, list(ns.args)
 

@@ -131,8 +131,12 @@ def setup(verbosity: int = 2, log_file: Optional[str] = None,
         if log_pid:
             path = f"{path}.{os.getpid()}"
         _setup.path = path
-        stream: TextIO = open(path, "a", buffering=1, encoding="utf-8",
-                              errors="replace")
+        try:
+            stream: TextIO = open(path, "a", buffering=1, encoding="utf-8",
+                                  errors="replace")
+        except OSError as e:
+            from criu.errors import CriuError
+            raise CriuError(f"log file {path}: {e.strerror}") from e
     else:
         stream = sys.stderr
     _setup.stream = stream

@@ -7,7 +7,7 @@ from criu.dump import pipeline
 
 
 def run(command: str, argv: list[str]) -> int:
-    opts, _ = cli.parse_options(command, argv)
+    opts, _ = cli.parse_options(command, argv, create_dirs=True)
     ctx = pipeline.dump(opts)
     if opts.display_stats:
         stats.display_dump(ctx.stats)

@@ -286,8 +286,10 @@ def dump_finish(ctx: DumpContext) -> None:
     """Write the images shared by all tasks: files, pipe data, tty infos."""
     state = _state(ctx)
     ctx.images.write("files.img", state.files)
-    if state.pipe_data:
-        ctx.images.write("pipes-data.img", list(state.pipe_data.values()))
+    # Like CRIU, only pipes holding data get an entry.
+    with_data = [(e, d) for e, d in state.pipe_data.values() if d]
+    if with_data:
+        ctx.images.write("pipes-data.img", with_data)
     if state.tty_infos:
         ctx.images.write("tty-info.img", list(state.tty_infos.values()))
 
