@@ -1,0 +1,46 @@
+"""`criu restore -D DIR [-d] [--pidfile FILE] [-j] [--display-stats]`.
+
+Before anything is created, the images directory must hold a complete dump
+(inventory.img, written last by dump, of a version we read) and every PID
+of the tree must be free; otherwise one line says which and nothing
+happened.  The restore itself is criu.restore.pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+
+from criu import cli, stats
+from criu.errors import ImageError
+from criu.imagedir import ImageDir
+from criu.options import Options
+
+IMAGES_VERSIONS = (1, 2)     # CRTOOLS_IMAGES_V1 and V1_1
+
+
+def check_images(opts: Options) -> None:
+    """A complete dump of a version we read, or ImageError."""
+    path = opts.images_dir
+    if not os.path.isdir(path):
+        raise ImageError(f"images dir {path}: no such directory")
+    with ImageDir(path) as images:
+        if not images.exists("inventory.img"):
+            raise ImageError(f"images dir {path}: inventory.img is missing: "
+                             "not a complete dump (interrupted, or not a "
+                             "dump directory)")
+        inv = images.read_one("inventory.img")
+        if inv.img_version not in IMAGES_VERSIONS:
+            raise ImageError(f"{images.file('inventory.img')}: images "
+                             f"version {inv.img_version} is not supported")
+        if not images.exists("pstree.img"):
+            raise ImageError(f"images dir {path}: pstree.img is missing")
+
+
+def run(command: str, argv: list[str]) -> int:
+    opts, _ = cli.parse_options(command, argv)
+    check_images(opts)
+    from criu.restore import pipeline
+    ctx = pipeline.restore(opts)
+    if opts.display_stats:
+        stats.display_restore(ctx.stats)
+    return int(getattr(ctx, "exit_code", 0) or 0)
