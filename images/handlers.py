@@ -166,8 +166,17 @@ class TcpQueues(Payload):
         return size
 
     def write(self, out, msg, value):
-        out.write(value["inq"])
-        out.write(value["outq"])
+        if isinstance(value, (bytes, bytearray)):
+            # Both queues as one blob, as the file holds them.
+            if len(value) != msg.inq_len + msg.outq_len:
+                raise pb2dict.ConversionError(
+                    f"{len(value)} queue bytes, the entry says {msg.inq_len} + {msg.outq_len}")
+            out.write(value)
+            return
+        for key, size in (("inq", msg.inq_len), ("outq", msg.outq_len)):
+            if len(value[key]) != size:
+                raise pb2dict.ConversionError(f"{key} has {len(value[key])} bytes, the entry says {size}")
+            out.write(value[key])
 
     def to_json(self, value):
         return {"inq": b64(value["inq"]), "outq": b64(value["outq"])}
