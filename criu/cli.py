@@ -86,8 +86,11 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("-D", "--images-dir", dest="images_dir", default=".")
     p.add_argument("-W", "--work-dir", dest="work_dir")
     p.add_argument("-o", "--log-file", dest="log_file")
-    p.add_argument("-v", dest="verbosity", action="append", nargs="?",
-                   const="v", default=None)
+    # -v takes its value only attached (-v4, -vvv), like getopt's optional
+    # arguments; parse_options turns a bare -v into --verbose-step.
+    p.add_argument("-v", dest="verbosity", action="append", default=None)
+    p.add_argument("--verbose-step", dest="verbosity",
+                   action="append_const", const="", help=argparse.SUPPRESS)
     p.add_argument("--verbosity", dest="verbosity", action="append")
     p.add_argument("--log-pid", action="store_true")
     p.add_argument("--pidfile")
@@ -114,6 +117,7 @@ def parse_options(command: str, argv: list[str], *,
     unless the command takes them (positional_ok).  create_dirs makes the
     images and work directories first (dump writes into them).
     """
+    argv = ["--verbose-step" if a == "-v" else a for a in argv]
     ns = build_option_parser(command).parse_args(argv)
     if ns.help:
         print(USAGE, end="")

@@ -29,14 +29,15 @@ _VERBOSITY_TO_LEVEL = {0: MSG, 1: logging.ERROR, 2: logging.WARNING,
 def parse_verbosity(values: Optional[list[str]], default: int = 2) -> int:
     """-v options (as argparse collected them) -> level 0..4.
 
-    Like CRIU: "-v" adds one, "-vvv" adds three, "-v4" sets 4.
+    Like CRIU: "-v" adds one, "-vvv" adds three, "-v4" sets 4.  Values
+    are what follows the option letter: "" for -v, "vv" for -vvv, "4".
     """
     level = default
     for v in values or []:
         if v.isdigit():
             level = int(v)
         elif set(v) <= {"v"}:
-            level += len(v)
+            level += len(v) + 1
         else:
             raise ValueError(f"bad verbosity: -v{v}")
     return max(0, min(level, 4))

@@ -1,0 +1,115 @@
+"""Helpers for the criu command tests: run our criu, start victims.
+
+Victims are small Python programs started in their own session (so criu
+dumps them without --shell-job) that count in a file: a victim still
+counting after a failed dump proves it was left running as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CRIU = ROOT / ".venv" / "bin" / "criu"
+
+COUNTER = r"""
+import os, sys, time
+path = sys.argv[1]
+n = 0
+while True:
+    n += 1
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(n))
+    os.rename(tmp, path)
+    time.sleep(0.005)
+"""
+
+
+def criu(*args: str, env: dict[str, str] | None = None,
+         timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([str(CRIU), *args], capture_output=True,
+                          text=True, timeout=timeout, env=full_env,
+                          stdin=subprocess.DEVNULL)
+
+
+class Victim:
+    """A counting process in its own session; killed at the end."""
+
+    def __init__(self, tmp: pathlib.Path, extra: str = "") -> None:
+        self.counter = tmp / "counter"
+        code = extra + COUNTER
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(self.counter)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.proc.pid
+        self.wait_counting()
+
+    def count(self) -> int:
+        try:
+            return int(self.counter.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def wait_counting(self, limit: float = 30.0) -> None:
+        """Wait (up to limit seconds) until the counter moves."""
+        start = self.count()
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"victim {self.pid} exited "
+                                     f"({self.proc.returncode})")
+            if self.count() > start:
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"victim {self.pid} does not count any more")
+
+    def status(self) -> dict[str, str]:
+        out = {}
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k] = v.strip()
+        return out
+
+    def assert_running_untraced(self) -> None:
+        st = self.status()
+        assert st["TracerPid"] == "0", st["TracerPid"]
+        assert st["State"][0] in "RS", st["State"]
+        self.wait_counting()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def dir_digest(path: pathlib.Path) -> dict[str, str]:
+    """name -> sha256 of every file in a directory (not following links)."""
+    out = {}
+    for p in sorted(path.iterdir()):
+        if p.is_file():
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got: {text!r}"
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def iter_steps() -> Iterator[str]:
+    yield from ("collect", "pstree", "task", "files", "fs", "creds",
+                "rlimits", "images")
