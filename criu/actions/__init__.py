@@ -7,4 +7,5 @@ ACTIONS: dict[str, str] = {
     "dump": "criu.actions.dump",
     "restore": "criu.actions.restore",
     "check": "criu.actions.check",
+    "exec": "criu.actions.exec",
 }
