@@ -446,27 +446,34 @@ class TestRun:
                "-v4", *args, *self.test.desc.opts]
         (ddir / f"{action}.cropt").write_text(" ".join(cmd) + "\n")
         self.out(f"Run {' '.join(cmd)}")
-        p = subprocess.Popen(cmd, cwd=ddir, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             close_fds=True, start_new_session=True)
+        # Output to a file, not a pipe: a helper criu leaves behind would
+        # hold a pipe open and hang the runner instead of failing the test.
+        out_path = ddir / f"{action}.out"
+        with open(out_path, "wb") as out:
+            p = subprocess.Popen(cmd, cwd=ddir, stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=subprocess.STDOUT,
+                                 close_fds=True, start_new_session=True)
         try:
-            output, _ = p.communicate(timeout=CRIU_TIMEOUT)
+            p.wait(timeout=CRIU_TIMEOUT)
         except subprocess.TimeoutExpired:
             # criu runs in its own session: kill exactly that session.
             kill_and_reap([p.pid, *session_members(p.pid)])
             p.wait()
             raise TestFailed(f"criu {action} did not finish in "
                              f"{CRIU_TIMEOUT:.0f}s", ddir / log)
-        text = output.decode(errors="replace").strip()
+        text = out_path.read_text(errors="replace").strip()
         if text:
             self.out(f"criu {action} said: " + text.replace("\n", "\n    "))
-        if p.returncode != 0:
-            raise TestFailed(f"criu {action} exited with {p.returncode}",
-                             ddir / log)
-        # A criu that forked helpers must not leave them behind.
+        # A criu that forked helpers (or half-restored tasks in its session)
+        # must not leave them behind, whether it succeeded or not.
         left = session_members(p.pid)
         if left:
             kill_and_reap(left)
+        if p.returncode != 0:
+            raise TestFailed(f"criu {action} exited with {p.returncode}" +
+                             (f" and left tasks behind: {left}" if left
+                              else ""), ddir / log)
+        if left:
             raise TestFailed(f"criu {action} left tasks behind: {left}",
                              ddir / log)
 
@@ -484,7 +491,7 @@ class TestRun:
                 continue
 
             # criu dump kills the task; as its reaper we collect it.
-            status = reap(self.pid, 10.0)
+            status = reap(self.pid, 5.0)
             if status is None:
                 raise TestFailed(f"dump: the test {self.pid} is still "
                                  "running after criu dump", ddir / "dump.log")

@@ -1,0 +1,292 @@
+"""The ZDTM runner (zdtm.py) on real test processes.
+
+The checkpoint path is exercised with a fake `criu` (a small script given
+with --criu-bin) so that the runner's own duties can be checked whatever
+state the real criu is in: a criu failure is a FAIL with the log's tail, a
+dump that leaves the task running is caught, a restore with the wrong PID
+is caught, and nothing is left running afterwards.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ZDTM = ROOT / "zdtm.py"
+LIB = ROOT / "zdtm" / "lib"
+
+pytestmark = pytest.mark.skipif(
+    not (LIB / "libzdtmtst.a").exists() or
+    not (ROOT / "zdtm" / "static" / "env00").exists(),
+    reason="ZDTM library and tests not built (run make)")
+
+
+def zdtm(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ZDTM), *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def pid_gone(pid: int) -> bool:
+    """True if pid no longer exists or is a zombie nobody reaped yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def build_test(tmp: pathlib.Path, name: str, body: str,
+               desc: str = "{'flavor': 'h', 'flags': 'suid'}") -> pathlib.Path:
+    """A tiny ZDTM test in tmp/static/NAME, linked with the real library."""
+    d = tmp / "static"
+    d.mkdir(exist_ok=True)
+    src = d / f"{name}.c"
+    src.write_text(textwrap.dedent(body))
+    (d / f"{name}.desc").write_text(desc + "\n")
+    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-D_GNU_SOURCE",
+                    f"-I{LIB}", "-o", str(d / name), str(src),
+                    str(LIB / "libzdtmtst.a")], check=True)
+    return d / name
+
+
+SLEEPER = """
+#include "zdtmtst.h"
+int main(int argc, char **argv)
+{
+	test_init(argc, argv);
+	test_daemon();
+	test_waitsig();
+	pass();
+	return 0;
+}
+"""
+
+
+def fake_criu(tmp: pathlib.Path, dump: str, restore: str = "") -> pathlib.Path:
+    """A criu stand-in: records its argv, runs the given shell snippets.
+
+    The snippets see $D (images dir), $LOG (the log, in $D), $PID (-t) and
+    $PIDFILE (--pidfile)."""
+    script = tmp / "fake-criu"
+    script.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        echo "$*" >> {tmp}/criu-calls
+        action=$1; shift
+        D= LOG= PID= PIDFILE=
+        while [ $# -gt 0 ]; do
+            case $1 in
+            -D) D=$2; shift;;
+            -o) LOG=$2; shift;;
+            -t) PID=$2; shift;;
+            --pidfile) PIDFILE=$2; shift;;
+            esac
+            shift
+        done
+        LOG=$D/$LOG
+        case $action in
+        dump) {dump} ;;
+        restore) {restore} ;;
+        esac
+        """))
+    script.chmod(0o755)
+    return script
+
+
+def test_list_names_every_static_test():
+    r = zdtm("list")
+    assert r.returncode == 0, r.stdout
+    names = r.stdout.split()
+    for t in ("env00", "sleeping00", "maps00", "maps01", "fpu01", "rseq00",
+              "cmdlinenv00", "sigaction"):
+        assert f"zdtm/static/{t}" in names
+    info = zdtm("list", "-i")
+    assert "zdtm/static/env00" in info.stdout and "h ns uns" in info.stdout
+
+
+def test_env00_passes_with_nocr():
+    r = zdtm("run", "-t", "static/env00", "--nocr")
+    assert r.returncode == 0, r.stdout
+    assert "PASS  zdtm/static/env00 (h)" in r.stdout
+    # ns and uns are reported as skips with their reason, not silently.
+    assert "SKIP  zdtm/static/env00 (ns): ns flavour: not yet" in r.stdout
+
+
+def test_failing_test_is_a_fail_with_its_message(tmp_path):
+    t = build_test(tmp_path, "fail00", """
+        #include "zdtmtst.h"
+        int main(int argc, char **argv)
+        {
+        	test_init(argc, argv);
+        	test_daemon();
+        	test_waitsig();
+        	fail("the resource came back different");
+        	return 1;
+        }
+        """)
+    r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert f"FAIL  {t} (h): result:" in r.stdout
+    assert "the resource came back different" in r.stdout
+
+
+def test_test_that_cannot_start_is_a_fail(tmp_path):
+    t = build_test(tmp_path, "nostart", """
+        #include <stdlib.h>
+        #include "zdtmtst.h"
+        int main(int argc, char **argv)
+        {
+        	test_init(argc, argv);
+        	pr_err("setup went wrong\\n");
+        	exit(1);
+        }
+        """)
+    r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert "before it was ready" in r.stdout
+    assert "setup went wrong" in r.stdout
+
+
+def test_leftover_process_is_detected_and_killed(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    t = build_test(tmp_path, "leak00", f"""
+        #include <signal.h>
+        #include <stdio.h>
+        #include <unistd.h>
+        #include "zdtmtst.h"
+        int main(int argc, char **argv)
+        {{
+        	pid_t child;
+        	FILE *f;
+
+        	test_init(argc, argv);
+        	child = fork();
+        	if (child == 0) {{
+        		signal(SIGTERM, SIG_IGN);
+        		for (;;)
+        			pause();
+        	}}
+        	f = fopen("{pidfile}", "w");
+        	fprintf(f, "%d\\n", child);
+        	fclose(f);
+        	test_daemon();
+        	test_waitsig();
+        	pass();
+        	return 0;
+        }}
+        """)
+    r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert "tasks left running in the test's session" in r.stdout
+    child = int(pidfile.read_text())
+    assert pid_gone(child), f"leftover {child} was not killed"
+
+
+def test_criu_failure_is_a_fail_with_log_tail_and_nothing_left(tmp_path):
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    criu = fake_criu(tmp_path,
+                     dump='echo "Error (fake): cannot dump pid $PID" > $LOG; '
+                          'echo $PID > ' + str(tmp_path / "dumped") + '; exit 1')
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu),
+             "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert "criu dump exited with 1" in r.stdout
+    assert "Error (fake): cannot dump pid" in r.stdout      # the log's tail
+    assert pid_gone(int((tmp_path / "dumped").read_text()))
+
+
+def test_dump_that_leaves_the_task_running_is_a_fail(tmp_path):
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    criu = fake_criu(tmp_path, dump="echo $PID > " + str(tmp_path / "dumped") +
+                     "; exit 0")
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu),
+             "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert "still running after criu dump" in r.stdout
+    assert pid_gone(int((tmp_path / "dumped").read_text()))
+
+
+def test_criu_that_leaves_tasks_behind_is_a_fail(tmp_path):
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    criu = fake_criu(tmp_path, dump="sleep 600 & echo $! > " +
+                     str(tmp_path / "helper") + "; exit 0")
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu), "--norst",
+             "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert "criu dump left tasks behind" in r.stdout
+    assert pid_gone(int((tmp_path / "helper").read_text()))
+
+
+def test_norst_dumps_leave_running_and_the_test_checks_itself(tmp_path):
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    criu = fake_criu(tmp_path, dump='echo "dumped $PID" > $LOG; exit 0')
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu), "--norst",
+             "--iters", "2", "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    calls = (tmp_path / "criu-calls").read_text().splitlines()
+    assert len(calls) == 2
+    assert all(c.startswith("dump ") and "--leave-running" in c
+               for c in calls)
+
+
+def test_restore_with_another_pid_is_a_fail_and_is_cleaned_up(tmp_path):
+    """A restore that brings back the task under another PID must fail."""
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    impostor = tmp_path / "impostor"
+    criu = fake_criu(
+        tmp_path,
+        dump="kill -9 $PID; exit 0",
+        restore="setsid sleep 600 < /dev/null > /dev/null 2>&1 & "
+                f"echo $! > $PIDFILE; echo $! > {impostor}; exit 0")
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu),
+             "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert "restore: the task came back as pid" in r.stdout
+    calls = (tmp_path / "criu-calls").read_text().splitlines()
+    assert calls[1].startswith("restore ") and "--restore-detached" in calls[1]
+    assert pid_gone(int(impostor.read_text()))
+
+
+def test_unknown_test_is_a_usage_error():
+    r = zdtm("run", "-t", "static/no-such-test", "--nocr")
+    assert r.returncode != 0
+    assert "no test named static/no-such-test" in r.stdout
+
+
+def test_uid_of_non_suid_tests():
+    """Tests run as 18943:58467 (groups 27495 48244) unless .desc says suid."""
+    with tempfile.TemporaryDirectory(prefix="zdtm-uid-") as d:
+        tmp = pathlib.Path(d)
+        tmp.chmod(0o755)       # the test's user must reach its binary
+        t = build_test(tmp, "ids00", """
+            #include <unistd.h>
+            #include "zdtmtst.h"
+            int main(int argc, char **argv)
+            {
+            	gid_t groups[4];
+            	int n;
+
+            	test_init(argc, argv);
+            	test_daemon();
+            	test_waitsig();
+            	n = getgroups(4, groups);
+            	if (getuid() != 18943 || getgid() != 58467 || n != 2 ||
+            	    groups[0] != 27495 || groups[1] != 48244) {
+            		fail("running as %d:%d with %d groups",
+            		     getuid(), getgid(), n);
+            		return 1;
+            	}
+            	pass();
+            	return 0;
+            }
+            """, desc="{'flavor': 'h'}")
+        (tmp / "static").chmod(0o755)
+        r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
+        assert r.returncode == 0, r.stdout
