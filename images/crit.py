@@ -120,6 +120,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_explore(args: argparse.Namespace) -> None:
+    # Names that are not valid UTF-8 (paths, comm) go out as their raw bytes.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         explore.EXPLORERS[args.what](args.dir, sys.stdout)
     except (KeyError, IndexError, TypeError) as exc:

@@ -243,3 +243,29 @@ def test_real_command_prints_no_traceback(tmp_path):
     done = subprocess.run([*crit, "decode", "-i", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert_one_line(done.stderr, str(path))
+
+
+def test_random_corruption_of_a_dump_dir_under_crit_x(tmp_path, capsysbinary):
+    """Explorers read many images: a bad one still gives one line, exit 1."""
+    import pathlib
+    import shutil
+    golden = pathlib.Path(__file__).resolve().parent / "golden"
+    rng = random.Random(7)
+    names = sorted(p.name for p in golden.glob("*.img"))
+    for i in range(60):
+        work = tmp_path / f"d{i}"
+        shutil.copytree(golden, work)
+        victim = work / names[rng.randrange(len(names))]
+        victim.write_bytes(_corrupt(rng, victim.read_bytes()))
+        for what in ("ps", "fds", "mems", "rss"):
+            rc = main(["x", str(work), what])
+            _, raw_err = capsysbinary.readouterr()
+            err = raw_err.decode("utf-8", "surrogateescape")
+            if rc == 0:
+                assert err == ""
+                continue
+            assert rc == 1
+            lines = err.splitlines()
+            assert len(lines) == 1 and "Traceback" not in err, err
+            assert lines[0].startswith(f"crit: {work}"), err
+        shutil.rmtree(work)
