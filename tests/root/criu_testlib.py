@@ -85,7 +85,7 @@ class Victim:
     def assert_running_untraced(self) -> None:
         st = self.status()
         assert st["TracerPid"] == "0", st["TracerPid"]
-        assert st["State"][0] in "RS", st["State"]
+        assert st["State"][0] in "RSD", st["State"]   # not stopped (T/t)
         self.wait_counting()
 
     def kill(self) -> None:

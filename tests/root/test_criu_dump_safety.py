@@ -1,0 +1,116 @@
+"""A dump that fails at any step leaves the task running as before: not
+traced, not stopped, still computing; the images dir has no inventory.img
+(so it cannot pass for a complete dump); the error is one line."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from criu_testlib import Victim, criu, iter_steps, one_line
+
+
+@pytest.fixture
+def victim(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
+    v = Victim(tmp_path)
+    yield v
+    v.kill()
+
+
+@pytest.mark.parametrize("step", list(iter_steps()))
+def test_fault_at_each_step_leaves_task_running(
+        step: str, victim: Victim, tmp_path: pathlib.Path) -> None:
+    images = tmp_path / "img"
+    r = criu("dump", "-t", str(victim.pid), "-D", str(images), "-o",
+             "dump.log", "-v4", env={"CRIU_FAULT_INJECT": step})
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert f"fault injected after step {step}" in line
+    assert "left running" in line
+    victim.assert_running_untraced()
+    assert not (images / "inventory.img").exists()
+    # and a dump right after works (nothing was left half-done)
+    r = criu("dump", "-t", str(victim.pid), "-D", str(images), "-R")
+    assert r.returncode == 0, r.stderr
+    assert (images / "inventory.img").exists()
+    victim.assert_running_untraced()
+
+
+def test_unsupported_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
+    v = Victim(tmp_path, extra="import socket\ns = socket.socketpair()\n")
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert f"task {v.pid}: fd " in line and "socket:[" in line
+        assert "not supported" in line
+        v.assert_running_untraced()
+    finally:
+        v.kill()
+
+
+def test_not_a_session_leader_needs_shell_job(tmp_path: pathlib.Path) -> None:
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        r = criu("dump", "-t", str(p.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert "not a session leader" in line and "--shell-job" in line
+        assert p.poll() is None
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_no_such_process(tmp_path: pathlib.Path) -> None:
+    r = criu("dump", "-t", "999999999", "-D", str(tmp_path / "img"))
+    assert r.returncode == 1
+    assert "no such process" in one_line(r.stderr)
+
+
+def test_leave_running_dump_is_complete(victim: Victim,
+                                        tmp_path: pathlib.Path) -> None:
+    images = tmp_path / "img"
+    r = criu("dump", "-t", str(victim.pid), "-D", str(images), "-R",
+             "--display-stats")
+    assert r.returncode == 0, r.stderr
+    assert "Frozen time:" in r.stdout
+    victim.assert_running_untraced()
+    names = {p.name for p in images.iterdir()}
+    for name in ("inventory.img", "pstree.img", f"core-{victim.pid}.img",
+                 f"fs-{victim.pid}.img", "files.img", "fdinfo-1.img",
+                 "stats-dump"):
+        assert name in names
+    from criu.imagedir import ImageDir
+    with ImageDir(images) as d:
+        tree = d.read("pstree.img")
+        assert [(e.pid, list(e.threads)) for e in tree] == \
+            [(victim.pid, [victim.pid])]
+        core = d.read_one(f"core-{victim.pid}.img")
+        assert core.tc.comm == "python3" or core.tc.comm.startswith("python")
+        assert len(core.tc.rlimits.rlimits) == 16
+        fs = d.read_one(f"fs-{victim.pid}.img")
+        files = {f.id: f for f in d.read("files.img")}
+        assert files[fs.cwd_id].reg.name == str(pathlib.Path.cwd())
+        assert files[fs.root_id].reg.name == "/"
+        fds = {e.fd: files[e.id] for e in d.read("fdinfo-1.img")}
+        assert fds[0].reg.name == "/dev/null"
+
+
+def test_leave_stopped(victim: Victim, tmp_path: pathlib.Path) -> None:
+    r = criu("dump", "-t", str(victim.pid), "-D", str(tmp_path / "i"), "-s")
+    assert r.returncode == 0, r.stderr
+    st = victim.status()
+    assert st["State"].startswith("T") and st["TracerPid"] == "0"
+
+
+def test_default_kills(victim: Victim, tmp_path: pathlib.Path) -> None:
+    r = criu("dump", "-t", str(victim.pid), "-D", str(tmp_path / "i"))
+    assert r.returncode == 0, r.stderr
+    victim.proc.wait(timeout=30)
+    assert victim.proc.returncode == -9
