@@ -160,26 +160,31 @@ def log_fd() -> Optional[int]:
 
 
 def move_log_fd(min_fd: int) -> None:
-    """Move the log file to an fd >= min_fd (close-on-exec).
+    """Move the log (file or stderr) to an fd >= min_fd (close-on-exec).
 
     A restored child must place the target's fds at exact numbers; the log
-    file must not sit on one of them.
+    must not sit on one of them, nor follow fd 2 when the target's own
+    stderr takes that number.
     """
     import fcntl
     stream = _setup.stream
-    if stream is None or stream is sys.stderr or _setup.handler is None:
+    handler = _setup.handler
+    if stream is None or not isinstance(handler, logging.StreamHandler):
         return
-    old = stream.fileno()
+    try:
+        old = stream.fileno()
+    except (OSError, ValueError):
+        return
     if old >= min_fd:
         return
     stream.flush()
     new = fcntl.fcntl(old, fcntl.F_DUPFD_CLOEXEC, min_fd)
     new_stream = os.fdopen(new, "a", buffering=1, encoding="utf-8",
                            errors="replace")
-    assert isinstance(_setup.handler, logging.StreamHandler)
-    _setup.handler.setStream(new_stream)
+    handler.setStream(new_stream)
     _setup.stream = new_stream
-    stream.close()
+    if stream is not sys.stderr:
+        stream.close()
 
 
 def reopen_for_pid() -> None:

@@ -337,6 +337,8 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     fdinfos = ctx.images.read(f"fdinfo-{task.ids.files_id}.img")
     base = task.service_fds.base
     log.move_log_fd(base)
+    if 0 <= ctx.images.fd < base:
+        ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
     if (ctx.opts.shell_job and "files.shell_tty" not in ctx.registry
             and os.isatty(0)):
         # criu's terminal, inherited as fd 0, is what a shell job's tty fds
