@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import shutil
 import subprocess
 from typing import Any
@@ -147,18 +148,80 @@ def fill(msg: Message, known: Known | None = None, seed: int = 1, depth: int = 0
     return msg
 
 
+# Bits whose flag names differ between CRIU 3.17's crit and current CRIU's
+# (which we follow): left out of random values so pretty output can match.
+_FLAG_BITS_NEW_SINCE_317 = 0x8 | (1 << 14) | (1 << 15) | (1 << 17)
+
+
+def _random_scalar(field: FieldDescriptor, rng: random.Random, known: Known | None) -> Any:
+    t = field.type
+    opts = pb2dict.field_opts(field)
+    if t in _INT_RANGES:
+        low, high = _INT_RANGES[t]
+        value = rng.choice([0, 1, low, high, rng.randint(low, high), rng.randint(0, 300)])
+        if opts.flags:
+            value &= ~_FLAG_BITS_NEW_SINCE_317
+        if opts.dict and opts.dict == "gen" and value in (2, 3, 6):
+            value = 1  # task_state names 3.17 got wrong (fixed in later CRIU)
+        return value
+    if t == FieldDescriptor.TYPE_BOOL:
+        return rng.random() < 0.5
+    if t == FieldDescriptor.TYPE_STRING:
+        alphabet = "az/._- \"\n\téЖ€😀"
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+    if t == FieldDescriptor.TYPE_BYTES:
+        return bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 56, 57, 58, 114, rng.randint(0, 200)])))
+    return _scalar(field, rng.randint(0, 1000), known)
+
+
+def fill_random(msg: Message, rng: random.Random, known: Known | None = None, depth: int = 0) -> Message:
+    """Like fill(), with random presence, counts and (edge-case) values."""
+    desc: Descriptor = msg.DESCRIPTOR
+    for field in desc.fields:
+        required = field.label == FieldDescriptor.LABEL_REQUIRED
+        if known is not None and not required and field.name not in known.get(desc.full_name, {}):
+            continue
+        if not required and rng.random() < 0.35:
+            continue
+        if field.message_type is not None and depth > 5 and not required:
+            continue
+        if field.label == FieldDescriptor.LABEL_REPEATED:
+            target = getattr(msg, field.name)
+            if pb2dict.field_opts(field).ipadd:
+                target.extend(rng.randrange(1 << 32) for _ in range(rng.choice([1, 4])))
+            elif field.message_type is not None:
+                for _ in range(rng.randint(0, 3)):
+                    fill_random(target.add(), rng, known, depth + 1)
+            else:
+                target.extend(_random_scalar(field, rng, known) for _ in range(rng.randint(0, 3)))
+        elif field.message_type is not None:
+            sub = getattr(msg, field.name)
+            sub.SetInParent()
+            fill_random(sub, rng, known, depth + 1)
+        else:
+            setattr(msg, field.name, _random_scalar(field, rng, known))
+    return msg
+
+
 def _blob(size: int, seed: int) -> bytes:
     return bytes((seed * 31 + i) % 256 for i in range(size))
 
 
-def sample_entries(name: str, known: Known | None = None) -> list[tuple[Message, Any]]:
-    """(message, payload) pairs for a valid image of type `name`."""
+def sample_entries(name: str, known: Known | None = None,
+                   rng: random.Random | None = None) -> list[tuple[Message, Any]]:
+    """(message, payload) pairs for a valid image of type `name`.
+
+    Every field set (fill), or random ones when `rng` is given (fill_random).
+    """
     itype = handlers.HANDLERS[name]
     out: list[tuple[Message, Any]] = []
     count = 3 if itype.first is not None else 2
     for index in range(count):
         ref = itype.ref_for(index)
-        msg = fill(ref.cls()(), known, seed=index + 1)
+        if rng is None:
+            msg = fill(ref.cls()(), known, seed=index + 1)
+        else:
+            msg = fill_random(ref.cls()(), rng, known)
         extra = None
         if name in ("PIPES_DATA", "FIFO_DATA"):
             msg.bytes = 70 + index
@@ -184,7 +247,8 @@ def sample_entries(name: str, known: Known | None = None) -> list[tuple[Message,
             msg.qnum = 2
             extra = []
             for i in range(2):
-                head = fill(handlers.IPC_MSG.cls()(), known, seed=i + 3)
+                head = (fill(handlers.IPC_MSG.cls()(), known, seed=i + 3) if rng is None
+                        else fill_random(handlers.IPC_MSG.cls()(), rng, known))
                 head.msize = 13 + i
                 extra.append((head, _blob(head.msize, i)))
         elif name == "GHOST_FILE":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import random
 import subprocess
 
 import pytest
@@ -108,21 +109,31 @@ json.dump(out, sys.stdout)
 """
 
 
+RANDOM_SEEDS = range(5)
+
+
 @pytest.fixture(scope="module")
 def criu317(tmp_path_factory):
-    """Our sample image per type, and what CRIU 3.17's library makes of it."""
+    """Our sample images per type (every field; then random fields and
+    edge values, 5 seeds), and what CRIU 3.17's library makes of them."""
     reason = lib.criu_crit_missing()
     if reason:
         pytest.skip(reason)
     known = lib.criu317_schema()
     workdir = tmp_path_factory.mktemp("criu317")
     ours, jobs = {}, {}
-    for name in CROSS_TYPES:
-        data = image_bytes(name, lib.sample_entries(name, known))
-        path = workdir / f"{name}.img"
+    samples = {name: lib.sample_entries(name, known) for name in CROSS_TYPES}
+    for seed in RANDOM_SEEDS:
+        for name in CROSS_TYPES:
+            rng = random.Random(f"{name}/{seed}")
+            samples[f"{name}/{seed}"] = lib.sample_entries(name, known, rng)
+    for key, entries in samples.items():
+        name = key.split("/")[0]
+        data = image_bytes(name, entries)
+        path = workdir / (key.replace("/", "-") + ".img")
         path.write_bytes(data)
-        ours[name] = data
-        jobs[name] = {"img": str(path), "json": json.dumps(loads(data))}
+        ours[key] = data
+        jobs[key] = {"img": str(path), "json": json.dumps(loads(data))}
     done = subprocess.run([lib.SYSTEM_PYTHON, "-I", "-c", _CRIU317_BATCH], input=json.dumps(jobs),
                           capture_output=True, text=True, timeout=300, check=True)
     return ours, json.loads(done.stdout)
@@ -161,3 +172,18 @@ def test_types_unknown_to_criu317_are_really_unknown(criu317):
     handled = set(json.loads(probe.stdout))
     assert not (lib.UNKNOWN_TO_CRIU317 & handled)
     assert known  # the schema dump worked
+
+
+@pytest.mark.parametrize("name", CROSS_TYPES)
+def test_random_values_agree_with_criu_crit(criu317, name):
+    ours, theirs = criu317
+    for seed in RANDOM_SEEDS:
+        key = f"{name}/{seed}"
+        result = theirs[key]
+        assert "decode_error" not in result, (key, result.get("decode_error"))
+        assert result["plain"] == json.dumps(loads(ours[key])), key
+        assert result["pretty"] == pretty_text(ours[key]), key
+        if name not in CRIU317_CANNOT_ENCODE:
+            assert base64.b64decode(result["encoded"]) == ours[key], key
+        assert dumps(json.loads(result["plain"])) == ours[key]
+        assert dumps(json.loads(result["pretty"])) == ours[key]
