@@ -269,3 +269,14 @@ def test_random_corruption_of_a_dump_dir_under_crit_x(tmp_path, capsysbinary):
             assert len(lines) == 1 and "Traceback" not in err, err
             assert lines[0].startswith(f"crit: {work}"), err
         shutil.rmtree(work)
+
+
+def test_failed_decode_leaves_no_output_file(tmp_path, capsys):
+    data, ends = SAMPLES["PSTREE"]
+    src = tmp_path / "cut.img"
+    src.write_bytes(data[:ends[0] + 3])
+    out = tmp_path / "out.json"
+    rc, _, err = run_crit(capsys, "decode", "-i", str(src), "-o", str(out))
+    assert rc == 1
+    assert_one_line(err, str(src))
+    assert not out.exists()

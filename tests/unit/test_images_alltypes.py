@@ -187,3 +187,12 @@ def test_random_values_agree_with_criu_crit(criu317, name):
             assert base64.b64decode(result["encoded"]) == ours[key], key
         assert dumps(json.loads(result["plain"])) == ours[key]
         assert dumps(json.loads(result["pretty"])) == ours[key]
+
+
+@pytest.mark.parametrize("name", ALL_TYPES)
+def test_random_values_round_trip_with_all_our_fields(name):
+    for seed in RANDOM_SEEDS:
+        entries = lib.sample_entries(name, None, random.Random(f"ours/{name}/{seed}"))
+        data = image_bytes(name, entries)
+        assert dumps(json.loads(json.dumps(loads(data)))) == data
+        assert dumps(json.loads(pretty_text(data))) == data
