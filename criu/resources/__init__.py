@@ -30,7 +30,8 @@ RESOURCES: tuple[str, ...] = (
     "criu.resources.files",     # fdinfo/files/pipes-data/tty-info images
     "criu.resources.fs",        # cwd, root, umask (fs-PID.img)
     "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
-    # memory, cpu and signal modules go here (before rlimits)
+    "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
+    "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan
     "criu.resources.rlimits",   # last: limits the new task from here on
 )
 

@@ -240,6 +240,25 @@ def load_plan(ctx: RestoreContext, pid: int) -> tuple[Any, list[tuple[int, int]]
     return mm, runs, head.pages_id
 
 
+def _mark_filled(plan_vmas: list[dict[str, Any]],
+                 runs: list[tuple[int, int]]) -> None:
+    """Flag the mappings that receive pages (RST_VMA_FILL)."""
+    from criu.restorer.args import RST_VMA_FILL
+    import bisect
+    starts = [v["start"] for v in plan_vmas]
+    order = sorted(range(len(plan_vmas)), key=lambda i: starts[i])
+    sorted_starts = [starts[i] for i in order]
+    for addr, length in runs:
+        i = bisect.bisect_right(sorted_starts, addr) - 1
+        while i >= 0 and i < len(order):
+            v = plan_vmas[order[i]]
+            if v["start"] >= addr + length:
+                break
+            if v["end"] > addr:
+                v["kind"] |= RST_VMA_FILL
+            i += 1
+
+
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     from criu.resources import files
 
@@ -277,6 +296,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             plan_vmas.append(dict(start=v.start, end=v.end, pgoff=v.pgoff,
                                   madv=v.madv, prot=v.prot, flags=v.flags,
                                   fd=fd, kind=0))
+        _mark_filled(plan_vmas, runs)
     except BaseException:
         for fd in fds:
             os.close(fd)

@@ -20,6 +20,7 @@ RESTORER_ARGS_VERSION = 1
 
 RST_VMA_REGULAR = 0
 RST_VMA_SPECIAL = 1
+RST_VMA_FILL = 2          # flag: map writable, fill pages, then protect
 RST_NSIG = 64
 
 RST_VMA = Layout("rst_vma", [

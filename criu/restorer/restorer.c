@@ -191,12 +191,15 @@ static void map_vmas(struct restorer_args *args)
 	long ret;
 
 	for (i = 0; i < args->nr_vmas; i++) {
-		if (v[i].kind != RST_VMA_REGULAR)
+		uint32_t prot = v[i].prot;
+
+		if (v[i].kind & RST_VMA_SPECIAL)
 			continue;
 		/* Writable until the pages are in; protected afterwards. */
-		ret = sys_mmap(v[i].start, v[i].end - v[i].start,
-			       v[i].prot | PROT_WRITE, v[i].flags | MAP_FIXED,
-			       v[i].fd, v[i].pgoff);
+		if (v[i].kind & RST_VMA_FILL)
+			prot |= PROT_WRITE;
+		ret = sys_mmap(v[i].start, v[i].end - v[i].start, prot,
+			       v[i].flags | MAP_FIXED, v[i].fd, v[i].pgoff);
 		if (compel_is_error(ret) || (uint64_t)ret != v[i].start)
 			fail(STEP_MAP, v[i].start, ret);
 	}
@@ -252,9 +255,9 @@ static void protect_vmas(struct restorer_args *args)
 	int adv;
 
 	for (i = 0; i < args->nr_vmas; i++) {
-		if (v[i].kind != RST_VMA_REGULAR)
+		if (v[i].kind & RST_VMA_SPECIAL)
 			continue;
-		if (!(v[i].prot & PROT_WRITE)) {
+		if ((v[i].kind & RST_VMA_FILL) && !(v[i].prot & PROT_WRITE)) {
 			ret = sys_mprotect(v[i].start, v[i].end - v[i].start,
 					   v[i].prot);
 			if (ret)
@@ -408,14 +411,16 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 	/*
 	 * rsp points just past the frame's return address, as after a signal
 	 * handler's ret; criu takes over at the int3: it unmaps this region
-	 * and runs rt_sigreturn at a syscall instruction of the vdso.
+	 * (rdi, rsi say which) and runs rt_sigreturn at a syscall instruction
+	 * of the vdso.
 	 */
 	asm volatile("mov %0, %%rsp\n\t"
 		     "mov $15, %%eax\n\t"
 		     "int3\n\t"
 		     "ud2\n\t"
 		     :
-		     : "r"(args->frame_dst + 8)
+		     : "r"(args->frame_dst + 8), "D"(args->self_start),
+		       "S"(args->self_len)
 		     : "memory");
 	for (;;)
 		;

@@ -20,6 +20,13 @@
 /* rst_vma.kind */
 #define RST_VMA_REGULAR		0u
 #define RST_VMA_SPECIAL		1u	/* vdso/vvar: moved, not mapped */
+/*
+ * Flag of kind: pages go into this mapping.  It is mapped writable, filled,
+ * then protected; a mapping without pages is mapped with its final
+ * protection at once, so that, as in the dumped task, a never-writable
+ * private mapping is not accounted (VM_ACCOUNT) and merges like it did.
+ */
+#define RST_VMA_FILL		2u
 
 /* One mapping of the target, to create at its address. */
 struct rst_vma {

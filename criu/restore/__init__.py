@@ -1,0 +1,1 @@
+"""The restore pipeline: task creation, resource hooks, restorer blob."""

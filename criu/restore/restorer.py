@@ -1,0 +1,210 @@
+"""Inside the new task: place the restorer blob and its arguments, jump.
+
+Runs after every resource hook, in criu's clone3'd child.  It picks a
+region that collides neither with criu's current mappings nor with any of
+the target's, maps blob + argument block + stack + scratch room there,
+fills the argument block (criu/restorer/args.py) from what the hooks left
+in task.restorer_args (memory, cpu, creds plans), and calls the blob.  The
+call never returns: the blob either becomes the target or exits with a one
+line reason written to the status pipe.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from compel.blob import Blob
+from compel.native import memory as nmem
+from compel.native import selfcall
+from criu.errors import RestoreError
+from criu.mem import vmas as vm
+from criu.resources.base import RestoreContext, RestoreTask
+from criu.restorer import args as ra
+
+PAGE = 4096
+STACK_SIZE = 64 << 10
+TASK_SIZE = 0x7FFFFFFFF000          # x86_64, 4-level page tables
+LOWEST = 0x10000000
+PROT_RWX = 7
+MAP_PRIVATE_ANON = 0x22
+MAP_FIXED_NOREPLACE = 0x100000
+SPECIAL_NAMES = ("[vvar]", "[vvar_vclock]", "[vdso]")
+
+
+def _page_up(n: int) -> int:
+    return (n + PAGE - 1) // PAGE * PAGE
+
+
+def own_mappings() -> list[vm.Vma]:
+    with open("/proc/self/maps", encoding="utf-8",
+              errors="surrogateescape") as f:
+        return vm.parse_smaps(f.read())
+
+
+def find_region(size: int, busy: list[tuple[int, int]]) -> int:
+    """Lowest address >= LOWEST where `size` bytes touch no busy range."""
+    addr = LOWEST
+    for start, end in sorted(busy):
+        if end <= addr:
+            continue
+        if start >= addr + size:
+            break
+        addr = _page_up(end)
+    if addr + size > TASK_SIZE:
+        raise RestoreError("restorer: no free room for the restorer region")
+    return addr
+
+
+def special_moves(own: list[vm.Vma],
+                  specials: list[tuple[int, int, int]],
+                  where: str) -> list[dict[str, int]]:
+    """Pair criu's vvar/vvar_vclock/vdso with the dumped ones, by kind and
+    address order; sizes must agree (same kernel)."""
+    mine_vvar = [v for v in own if v.name in ("[vvar]", "[vvar_vclock]")]
+    mine_vdso = [v for v in own if v.name == "[vdso]"]
+    dumped_vvar = sorted((s, e) for s, e, st in specials
+                         if st & vm.VMA_AREA_VVAR)
+    dumped_vdso = sorted((s, e) for s, e, st in specials
+                         if st & vm.VMA_AREA_VDSO)
+    moves = []
+    for mine, dumped, what in ((mine_vvar, dumped_vvar, "vvar"),
+                               (mine_vdso, dumped_vdso, "vdso")):
+        if len(mine) != len(dumped) or any(
+                m.size != e - s for m, (s, e) in zip(mine, dumped)):
+            raise RestoreError(
+                f"{where}: {what} layout differs from the dump's "
+                f"(dumped {[hex(e - s) for s, e in dumped]}, here "
+                f"{[hex(m.size) for m in mine]}): restore on the kernel "
+                "that dumped")
+        moves += [dict(**{"from": m.start}, to=s, len=m.size)
+                  for m, (s, _) in zip(mine, dumped)]
+    return moves
+
+
+def _creds(creds: Any) -> dict[str, Any]:
+    if creds is None:
+        return {"present": 0}
+
+    def cap(words: Any) -> int:
+        w = list(words)
+        return (w[0] if w else 0) | ((w[1] if len(w) > 1 else 0) << 32)
+    groups = list(creds.groups)
+    if len(groups) > 64:
+        raise RestoreError(f"creds: {len(groups)} supplementary groups, "
+                           "the restorer takes 64")
+    return dict(present=1, uid=creds.uid, euid=creds.euid, suid=creds.suid,
+                fsuid=creds.fsuid, gid=creds.gid, egid=creds.egid,
+                sgid=creds.sgid, fsgid=creds.fsgid, ngroups=len(groups),
+                groups=groups, secbits=creds.secbits,
+                cap_inh=cap(creds.cap_inh), cap_prm=cap(creds.cap_prm),
+                cap_eff=cap(creds.cap_eff), cap_bnd=cap(creds.cap_bnd),
+                cap_amb=cap(getattr(creds, "cap_amb", [])))
+
+
+def build_block(base: int, region_start: int, region_len: int,
+                stack_top: int, scratch: int, task: RestoreTask,
+                moves: list[dict[str, int]], close_fds: list[int],
+                status_fd: int) -> ra.RestorerBlock:
+    mem = task.restorer_args.memory
+    cpu = task.restorer_args.cpu
+    block = ra.RestorerBlock(base=base)
+    f = block.fields
+    f.update(self_start=region_start, self_len=region_len,
+             stack_top=stack_top, scratch=scratch, log_fd=status_fd,
+             pages_fd=mem.pages_fd)
+    unmap = [dict(start=0, len=region_start),
+             dict(start=region_start + region_len,
+                  len=TASK_SIZE - region_start - region_len)]
+    f["unmap"] = block.add_array(ra.RST_RANGE, unmap)
+    f["nr_unmap"] = len(unmap)
+    f["moves"] = block.add_array(ra.RST_MOVE, moves)
+    f["nr_moves"] = len(moves)
+    f["vmas"] = block.add_array(ra.RST_VMA, mem.vmas)
+    f["nr_vmas"] = len(mem.vmas)
+    f["runs"] = block.add_array(ra.RST_RANGE, [dict(start=s, len=n)
+                                               for s, n in mem.runs])
+    f["nr_runs"] = len(mem.runs)
+    mm = mem.mm
+    auxv = b"".join(w.to_bytes(8, "little") for w in mm.mm_saved_auxv)
+    f["mm"] = dict(start_code=mm.mm_start_code, end_code=mm.mm_end_code,
+                   start_data=mm.mm_start_data, end_data=mm.mm_end_data,
+                   start_brk=mm.mm_start_brk, brk=mm.mm_brk,
+                   start_stack=mm.mm_start_stack, arg_start=mm.mm_arg_start,
+                   arg_end=mm.mm_arg_end, env_start=mm.mm_env_start,
+                   env_end=mm.mm_env_end,
+                   auxv=block.add_bytes(auxv) if auxv else 0,
+                   auxv_size=len(auxv), exe_fd=mem.exe_fd)
+    offset, size, sig = selfcall.glibc_rseq()
+    f.update(own_rseq_offset=offset, own_rseq_size=size, own_rseq_sig=sig)
+    if cpu.rseq:
+        f.update(rseq_ptr=cpu.rseq[0], rseq_len=cpu.rseq[1],
+                 rseq_sig=cpu.rseq[2])
+    actions = [dict(handler=0, flags=0, restorer=0, mask=0)] * ra.RST_NSIG
+    mask = 0
+    for sig_no, (handler, flags, restorer, sa_mask) in cpu.sigactions.items():
+        actions[sig_no - 1] = dict(handler=handler, flags=flags,
+                                   restorer=restorer, mask=sa_mask)
+        mask |= 1 << (sig_no - 1)
+    f.update(sigactions=actions, sigaction_set=mask)
+    f["creds"] = _creds(getattr(task.restorer_args, "creds", None))
+    f.update(fs_base=cpu.fs_base, gs_base=cpu.gs_base)
+    f["dumpable"] = mm.dumpable if mm.HasField("dumpable") else -1
+    f["close_fds"] = block.add_fds(close_fds)
+    f["nr_close_fds"] = len(close_fds)
+    f["frame_src"] = block.add_bytes(cpu.frame, 64)
+    f.update(frame_len=len(cpu.frame), frame_dst=cpu.frame_addr)
+    return block
+
+
+def target_fds(ctx: RestoreContext, task: RestoreTask) -> set[int]:
+    if task.ids is None:
+        return set()
+    name = f"fdinfo-{task.ids.files_id}.img"
+    if not ctx.images.exists(name):
+        return set()
+    return {fi.fd for fi in ctx.images.read(name)}
+
+
+def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
+         status_fd: int) -> tuple[int, int]:
+    """Map the restorer and run it; returns only if it cannot be started.
+
+    The returned (start, length) of the region is what the parent unmaps
+    once the blob stops at its final int3 (computed identically there).
+    """
+    where = f"task {task.pid}: restorer"
+    mem = task.restorer_args.memory
+    if mem is None or getattr(task.restorer_args, "cpu", None) is None:
+        raise RestoreError(f"{where}: memory or cpu state missing")
+    own = own_mappings()
+    moves = special_moves(own, mem.specials, where)
+    keep = target_fds(ctx, task)
+    close_fds = sorted(int(n) for n in os.listdir("/proc/self/fd")
+                       if int(n) not in keep)
+    blob_len = _page_up(blob.size)
+    scratch_len = _page_up(sum(m["len"] for m in moves))
+    # Size the argument block with a dry run at address 0.
+    probe = build_block(0, 0, 0, 0, 0, task, moves, close_fds, status_fd)
+    args_len = _page_up(probe.size)
+    region_len = blob_len + args_len + STACK_SIZE + scratch_len
+    busy = [(v.start, v.end) for v in own if v.end <= TASK_SIZE]
+    busy += [(v["start"], v["end"]) for v in mem.vmas]
+    busy += [(m["to"], m["to"] + m["len"]) for m in moves]
+    start = find_region(region_len, busy)
+    nmem.mmap(start, region_len, PROT_RWX,
+              MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE)
+    args_at = start + blob_len
+    stack_top = args_at + args_len + STACK_SIZE
+    scratch = stack_top
+    block = build_block(args_at, start, region_len, stack_top, scratch,
+                        task, moves, close_fds, status_fd)
+    with open("/proc/self/mem", "r+b", buffering=0) as f:
+        f.seek(start)
+        f.write(blob.relocated(start))
+        f.seek(args_at)
+        f.write(block.to_bytes())
+    ctx.log.debug("task %d: restorer at %#x (%d bytes), %d vmas, %d runs",
+                  task.pid, start, region_len, len(mem.vmas), len(mem.runs))
+    selfcall.call_blob(start + blob.symbol("restorer_entry"), args_at)
+    raise RestoreError(f"{where}: returned")
