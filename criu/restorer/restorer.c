@@ -323,6 +323,23 @@ static void restore_creds(struct rst_creds *c)
 		fail(STEP_CREDS, 5, ret);
 	sys_setfsuid(c->fsuid);
 
+	/*
+	 * The uid change cleared the effective set; take back what is still
+	 * permitted to set the final securebits (CAP_SETPCAP), then narrow
+	 * the sets to the dumped ones.
+	 */
+	ret = sys_capget((unsigned long)&hdr, (unsigned long)data);
+	if (ret)
+		fail(STEP_CREDS, 6, ret);
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	ret = sys_capset((unsigned long)&hdr, (unsigned long)data);
+	if (ret)
+		fail(STEP_CREDS, 7, ret);
+	ret = sys_prctl(PR_SET_SECUREBITS, c->secbits, 0, 0, 0);
+	if (ret)
+		fail(STEP_CREDS, 8, ret);
+
 	data[0].effective = c->cap_eff;
 	data[0].permitted = c->cap_prm;
 	data[0].inheritable = c->cap_inh;
@@ -331,17 +348,14 @@ static void restore_creds(struct rst_creds *c)
 	data[1].inheritable = c->cap_inh >> 32;
 	ret = sys_capset((unsigned long)&hdr, (unsigned long)data);
 	if (ret)
-		fail(STEP_CREDS, 6, ret);
+		fail(STEP_CREDS, 9, ret);
 	ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (cap = 0; !ret && cap <= CAP_LAST_CAP_MAX; cap++)
 		if (c->cap_amb & (1ULL << cap))
 			ret = sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
 					cap, 0, 0);
 	if (ret)
-		fail(STEP_CREDS, 7, ret);
-	ret = sys_prctl(PR_SET_SECUREBITS, c->secbits, 0, 0, 0);
-	if (ret)
-		fail(STEP_CREDS, 8, ret);
+		fail(STEP_CREDS, 10, ret);
 }
 
 static void close_fds(struct restorer_args *args)
