@@ -23,3 +23,10 @@ __all__ = ["CompelError", "TaskError", "NoSuchTaskError", "ZombieTaskError",
 from compel.task import Task, seize  # noqa: E402
 
 __all__ += ["Task", "seize"]
+
+
+def arch_xsave(data: bytes):
+    """Parse an XSAVE area (Task.get_xsave()) for the running arch."""
+    from compel.arch import current
+
+    return current.XSave(data)

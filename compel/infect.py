@@ -12,6 +12,7 @@ signal mask to Task.detach(), which puts the saved ones back.
 from __future__ import annotations
 
 import array
+import contextlib
 import ctypes
 import mmap
 import os
@@ -291,6 +292,32 @@ class Parasite:
         self._running = False
         raise ParasiteError(f"task {pid}: parasite {st.describe()} at "
                             f"{self.task.get_regs().rip:#x}")
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @contextlib.contextmanager
+    def suspended(self):
+        """Stop the parasite's thread for a while (to run remote syscalls in
+        the task), then let the parasite go on where it was."""
+        pid = self.task.pid
+        pt.interrupt(pid)
+        while True:
+            st = waitpid(pid)
+            assert st is not None
+            if st.is_event_stop:
+                break
+            self._handle_stop(st)
+        regs = self.task.get_regs()
+        try:
+            yield
+        finally:
+            # From the syscall-exit stop we leave, the kernel won't restart
+            # the parasite's interrupted recvmsg: do what it would do.
+            self.task.set_regs(regs.restarted())
+            pt.set_sigmask(pid, 0xFFFFFFFFFFFFFFFF)
+            pt.cont(pid)
 
     # ---- cure ------------------------------------------------------------
 

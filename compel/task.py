@@ -18,6 +18,7 @@ import ctypes
 import errno
 import os
 import signal
+import time
 
 from compel import proc
 from compel.arch import current as arch
@@ -229,6 +230,14 @@ class Task:
         and return its raw result (negative errno on failure)."""
         tid = tid or self.pid
         number = arch.syscalls.nr(nr) if isinstance(nr, str) else nr
+        running = [p for p in self._parasites if p.running]
+        if running and tid == self.pid:
+            with running[0].suspended():
+                return self._remote_syscall(number, args, tid)
+        return self._remote_syscall(number, args, tid)
+
+    def _remote_syscall(self, number: int, args: tuple[int, ...],
+                        tid: int) -> int:
         regs = self.saved[tid].regs.copy()
         regs.set_syscall(number, tuple(args), self.syscall_ip())
         result = self.run_regs(regs, tid=tid, until_syscall_exit=True)
@@ -324,9 +333,22 @@ class Task:
         if leave_stopped:
             os.kill(self.pid, signal.SIGSTOP)
         self._release_all()
+        if leave_stopped or self.was_stopped:
+            self._wait_group_stop()
         if errors:
             raise TaskError(f"task {self.pid}: restoring state failed: "
                             + "; ".join(errors))
+
+    def _wait_group_stop(self) -> None:
+        """After detach a stopped task passes through R on its way back into
+        the group stop: return once it is there (so callers see 'T')."""
+        for _ in range(2000):
+            try:
+                if proc.state(self.pid) in ("T", "Z", "X"):
+                    return
+            except TaskError:
+                return
+            time.sleep(0.001)
 
     def _release_all(self) -> None:
         for tid in list(self.threads):

@@ -62,6 +62,29 @@ class UserRegs(ctypes.Structure):
         """rax as a signed return value."""
         return ctypes.c_int64(self.rax).value
 
+    def restarted(self, keep_restart_block: bool = True) -> "UserRegs":
+        """These registers with an interrupted syscall restarted, as the
+        kernel does on the way back to user mode when no handler runs.
+
+        -ERESTART_RESTARTBLOCK needs the kernel's restart block, which only
+        survives while the task does (cure); a restored task gets -EINTR
+        instead (keep_restart_block=False), as CRIU does.
+        """
+        out = self.copy()
+        if not self.in_syscall:
+            return out
+        code = -self.syscall_ret
+        if code in (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND):
+            out.rax = self.orig_rax
+            out.rip -= 2
+        elif code == ERESTART_RESTARTBLOCK:
+            if keep_restart_block:
+                out.rax = NR_RESTART_SYSCALL
+                out.rip -= 2
+            else:
+                out.rax = (-EINTR) & 0xFFFFFFFFFFFFFFFF
+        return out
+
     @property
     def in_syscall(self) -> bool:
         """True when stopped on the way out of (or restarting) a syscall."""
@@ -101,6 +124,8 @@ ERESTARTSYS = 512
 ERESTARTNOINTR = 513
 ERESTARTNOHAND = 514
 ERESTART_RESTARTBLOCK = 516
+EINTR = 4
+NR_RESTART_SYSCALL = 219
 RESTART_CODES = (ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND,
                  ERESTART_RESTARTBLOCK)
 

@@ -1,0 +1,1 @@
+"""Test support for compel: the C victim program and a driver for it."""

@@ -1,0 +1,117 @@
+"""Building and driving compel's test victim (victims/victim.c).
+
+A Victim is started in a mode (spin, pipe, nanosleep, futex, epoll,
+threads, pending), announces itself with a "ready ..." line, blocks, then
+reports "result ..." and "check ok" (or "check FAIL ...") on stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import signal
+import subprocess
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+SOURCE = HERE / "victims" / "victim.c"
+
+# Modes and the syscall each one blocks in (x86_64 numbers).
+BLOCKING_SYSCALL = {"pipe": 0, "threads": 0, "pending": 0, "nanosleep": 230,
+                    "futex": 202, "epoll": 232}
+NEEDS_INPUT = ("pipe", "threads", "pending", "epoll")
+
+
+def build_c(source: pathlib.Path, *flags: str) -> pathlib.Path:
+    """Compile a C program once per content (safe for parallel tests)."""
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode())
+    out_dir = pathlib.Path(tempfile.gettempdir()) / "compel-test-bin"
+    out_dir.mkdir(exist_ok=True)
+    out = out_dir / f"{source.stem}-{digest.hexdigest()[:16]}"
+    if not out.exists():
+        tmp = out.with_suffix(f".tmp{os.getpid()}")
+        subprocess.run(["gcc", "-O1", "-Wall", "-o", str(tmp), str(source),
+                        *flags], check=True)
+        os.replace(tmp, out)
+    return out
+
+
+def victim_binary() -> pathlib.Path:
+    return build_c(SOURCE, "-lpthread")
+
+
+class Victim:
+    """One running victim process (ours: we kill it if it outlives a test)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.proc = subprocess.Popen([str(victim_binary()), mode],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready "):
+            self.kill()
+            raise RuntimeError(f"victim {mode} did not start: {line!r}")
+        self.info = dict(kv.split("=", 1) for kv in line.split()[1:])
+        self.pid = self.proc.pid
+
+    @property
+    def buf(self) -> tuple[int, int]:
+        return int(self.info["buf"], 16), int(self.info["len"])
+
+    @property
+    def handler(self) -> int:
+        return int(self.info["handler"], 16)
+
+    def wait_blocked(self) -> None:
+        """Wait until the victim sleeps inside its blocking syscall."""
+        nr = BLOCKING_SYSCALL.get(self.mode)
+        if nr is None:
+            return
+        while True:
+            with open(f"/proc/{self.pid}/syscall") as f:
+                fields = f.read().split()
+            with open(f"/proc/{self.pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if fields and fields[0] == str(nr) and state == "S":
+                return
+            time.sleep(0.005)
+
+    def release(self) -> None:
+        """Let the victim leave its blocking call (input or SIGUSR2)."""
+        if self.mode in NEEDS_INPUT:
+            self.proc.stdin.write("go\n")
+            self.proc.stdin.flush()
+        elif self.mode == "spin":
+            os.kill(self.pid, signal.SIGUSR2)
+
+    def finish(self) -> tuple[str, list[str], int]:
+        """Release it, read its report; (result line, check lines, status)."""
+        self.release()
+        out = self.proc.stdout.read().splitlines()
+        status = self.proc.wait()
+        result = next((l for l in out if l.startswith("result ")), "")
+        checks = [l for l in out if l.startswith("check ")]
+        return result, checks, status
+
+    def readline(self) -> str:
+        return self.proc.stdout.readline()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if f:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "Victim":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
