@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from criu import log
 from criu.errors import DumpError, RestoreError
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
 
@@ -46,7 +47,12 @@ def read_tree(ctx: RestoreContext) -> list:  # type: ignore[type-arg]
 
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
-    """Enter the dumped session and process group (in the new task)."""
+    """Enter the dumped session and process group (in the new task).
+
+    First hook in a new task: with --log-pid its log continues in
+    LOGFILE.PID from here.
+    """
+    log.reopen_for_pid()
     pids = {t.pid for t in ctx.tasks}
     where = f"task {task.pid}"
     try:

@@ -1,0 +1,81 @@
+"""--shell-job: a task whose stdio is a terminal owned by a session
+outside the dumped tree (a shell's job)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from criu_testlib import COUNTER, criu, one_line
+
+SHELL = r"""
+import os, subprocess, sys
+tty = os.open(sys.argv[1], os.O_RDWR)      # session leader: becomes its ctty
+p = subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[3]],
+                     stdin=tty, stdout=tty, stderr=tty, process_group=0,
+                     close_fds=True)
+print(p.pid, flush=True)
+p.wait()
+"""
+
+
+@pytest.fixture
+def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
+    master, slave = os.openpty()
+    tty = os.ttyname(slave)
+    shell = subprocess.Popen(
+        [sys.executable, "-c", SHELL, tty, COUNTER, str(tmp_path / "n")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    assert shell.stdout is not None
+    pid = int(shell.stdout.readline())
+    yield pid, tty
+    for p in (pid, shell.pid):
+        try:
+            os.kill(p, 9)
+        except ProcessLookupError:
+            pass
+    shell.wait(timeout=30)
+    os.close(master)
+    os.close(slave)
+
+
+def test_terminal_needs_shell_job(shell_job, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pid, tty = shell_job
+    r = criu("dump", "-t", str(pid), "-D", str(tmp_path / "img"), "-R")
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert "--shell-job" in line
+    assert os.path.exists(f"/proc/{pid}")
+
+
+def test_shell_job_dump_images_the_terminal(shell_job, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pid, tty = shell_job
+    images = tmp_path / "img"
+    r = criu("dump", "-t", str(pid), "-D", str(images), "-R", "-j")
+    assert r.returncode == 0, r.stderr
+    from criu.imagedir import ImageDir
+    with ImageDir(images) as d:
+        infos = d.read("tty-info.img")
+        assert len(infos) == 1
+        info = infos[0]
+        assert info.type == 1 and info.pty.index == int(tty.split("/")[-1])
+        assert info.rdev == os.stat(tty).st_rdev
+        assert info.sid != pid          # the shell's session, not the job's
+        files = {f.id: f for f in d.read("files.img")}
+        fds = {e.fd: e for e in d.read("fdinfo-1.img")}
+        for fd in (0, 1, 2):
+            f = files[fds[fd].id]
+            assert f.type == 11 and f.tty.tty_info_id == info.id
+            assert files[f.tty.regf_id].reg.name == tty
+    # crit of CRIU reads what we wrote
+    if not os.path.exists("/usr/bin/crit"):
+        pytest.skip("CRIU's crit is not installed (scripts/install-deps.sh)")
+    out = subprocess.run(["/usr/bin/crit", "decode", "-i",
+                          str(images / "tty-info.img")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and '"PTY"' in out.stdout
