@@ -166,8 +166,8 @@ def test_registers_and_xsave_readable():
             regs = task.get_regs()
             assert regs.fs_base != 0  # glibc's TLS
             xs = compel.arch_xsave(task.get_xsave())
-            assert xs.sw_bytes.magic1 == 0x46505853
             assert xs.xfeatures & 0b11 == 0b11  # x87 and SSE always
+            assert len(xs.data) >= 576
             fp = task.get_fpregs()
             assert bytes(fp)[:160] == xs.legacy[:160]
             rseq = task.rseq_configuration()

@@ -1,9 +1,10 @@
 """Reading the XSAVE area that PTRACE_GETREGSET(NT_X86_XSTATE) returns.
 
 ptrace gives the standard (non-compacted) layout: the 512-byte legacy FXSAVE
-area, whose bytes 464..511 hold the kernel's software-reserved description
-(struct _fpx_sw_bytes), then the 64-byte XSAVE header (xstate_bv first),
-then each enabled component at the offset CPUID leaf 0xD gives.
+area, whose software-reserved bytes start (offset 464) with XCR0, the
+features the kernel enabled; then the 64-byte XSAVE header (xstate_bv
+first), then each enabled component at the offset CPUID leaf 0xD gives.
+(Signal frames use the same bytes for struct _fpx_sw_bytes instead.)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ COMPONENT_NAMES = {X87: "x87", SSE: "sse", YMM: "ymm", BNDREGS: "bndregs",
 
 
 class FpxSwBytes(ctypes.Structure):
-    """The kernel's description of the xstate, inside the legacy area.
+    """The kernel's description of the xstate in a signal frame's legacy area.
 
     struct _fpx_sw_bytes {
         __u32 magic1;          /* FP_XSTATE_MAGIC1 */
@@ -76,13 +77,15 @@ class XSave:
         self.data = bytes(data)
 
     @property
-    def sw_bytes(self) -> FpxSwBytes:
-        return FpxSwBytes.from_buffer_copy(self.data, SW_BYTES_OFFSET)
-
-    @property
     def xfeatures(self) -> int:
-        """Features enabled by the kernel (XCR0), from the sw bytes."""
-        return self.sw_bytes.xfeatures
+        """Features enabled by the kernel (XCR0), which ptrace stores at the
+        start of the software-reserved bytes."""
+        return int.from_bytes(self.data[SW_BYTES_OFFSET:SW_BYTES_OFFSET + 8],
+                              "little")
+
+    def sigframe_sw_bytes(self) -> FpxSwBytes:
+        """The same bytes read as a signal frame's struct _fpx_sw_bytes."""
+        return FpxSwBytes.from_buffer_copy(self.data, SW_BYTES_OFFSET)
 
     @property
     def xstate_bv(self) -> int:
