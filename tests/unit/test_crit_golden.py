@@ -87,3 +87,15 @@ def test_explore_missing_image_is_one_line(capsys, tmp_path):
     _, err = capsys.readouterr()
     assert rc == 1
     assert err == f"crit: {tmp_path / 'core-100.img'}: No such file or directory\n"
+
+
+def test_real_command_decodes_stdin_and_encodes_stdout():
+    import subprocess
+    import sys
+    img = (GOLDEN / "files.img").read_bytes()
+    crit_cmd = [sys.executable, "-m", "images.crit"]
+    decoded = subprocess.run([*crit_cmd, "decode"], input=img, capture_output=True, timeout=60, check=True)
+    assert decoded.stdout == (GOLDEN / "files.img.json").read_bytes()
+    encoded = subprocess.run([*crit_cmd, "encode"], input=decoded.stdout, capture_output=True,
+                             timeout=60, check=True)
+    assert encoded.stdout == img
