@@ -462,7 +462,12 @@ class TestRun:
             raise TestFailed(f"start: test {self.pid} is not a session "
                              f"leader (session {self.sid})")
 
-    def criu(self, action: str, ddir: pathlib.Path, args: list[str]) -> None:
+    def criu(self, action: str, ddir: pathlib.Path, args: list[str],
+             spare: Iterable[int] = ()) -> None:
+        """Run criu ACTION; fail on its failure or on tasks it left behind.
+
+        spare: PIDs criu is meant to leave (the restored task), never
+        counted or killed as left behind."""
         log = f"{action}.log"
         cmd = [str(self.opts.criu), action, "-D", str(ddir), "-o", log,
                "-v4", *args, *self.test.desc.opts]
@@ -488,7 +493,7 @@ class TestRun:
             self.out(f"criu {action} said: " + text.replace("\n", "\n    "))
         # A criu that forked helpers (or half-restored tasks in its session)
         # must not leave them behind, whether it succeeded or not.
-        left = session_members(p.pid)
+        left = [t for t in session_members(p.pid) if t not in set(spare)]
         if left:
             kill_and_reap(left)
         if p.returncode != 0:
@@ -506,6 +511,18 @@ class TestRun:
             dump_args = ["-t", str(self.pid)]
             if self.opts.norst:
                 dump_args.append("--leave-running")
+            if "crfail" in self.test.desc.flags:
+                # criu must refuse this test and leave it running as it was.
+                try:
+                    self.criu("dump", ddir, dump_args)
+                except TestFailed as e:
+                    self.out(f"criu dump failed as expected: {e.args[0]}")
+                    if not alive(self.pid):
+                        raise TestFailed("crfail: the failed dump did not "
+                                         "leave the test running")
+                    return
+                raise TestFailed("crfail: criu dump succeeded but should "
+                                 "have refused this test")
             self.criu("dump", ddir, dump_args)
             if self.opts.norst:
                 if not alive(self.pid):
@@ -521,7 +538,8 @@ class TestRun:
 
             pidfile = ddir / "restore.pid"
             self.criu("restore", ddir, ["--restore-detached",
-                                        "--pidfile", str(pidfile)])
+                                        "--pidfile", str(pidfile)],
+                      spare=[self.pid])
             try:
                 rpid = int(pidfile.read_text().strip())
             except (FileNotFoundError, ValueError) as e:
@@ -534,6 +552,10 @@ class TestRun:
             if not alive(self.pid):
                 raise TestFailed(f"restore: pid {self.pid} is not running "
                                  "after restore", ddir / "restore.log")
+            sid = session_of(self.pid)
+            if sid != self.sid:
+                raise TestFailed(f"restore: pid {self.pid} is in session "
+                                 f"{sid}, not {self.sid}", ddir / "restore.log")
 
     def stop(self) -> None:
         """SIGTERM the test, reap it and read its verdict."""

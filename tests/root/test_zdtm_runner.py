@@ -290,3 +290,15 @@ def test_uid_of_non_suid_tests():
         (tmp / "static").chmod(0o755)
         r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
         assert r.returncode == 0, r.stdout
+
+
+def test_crfail_test_passes_when_criu_refuses_and_leaves_it_running(tmp_path):
+    t = build_test(tmp_path, "refuse00", SLEEPER,
+                   desc="{'flavor': 'h', 'flags': 'suid crfail'}")
+    criu = fake_criu(tmp_path, dump='echo "Error: refused" > $LOG; exit 1')
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu),
+             "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    assert "criu dump failed as expected" in r.stdout
+    calls = (tmp_path / "criu-calls").read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["dump"]
