@@ -13,7 +13,7 @@ import abc
 import base64
 import importlib
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from google.protobuf.message import DecodeError, Message
@@ -337,7 +337,6 @@ class ImageType:
     first_payload: Payload | None = None
     # Entries after the first exist only when the first says so (ghost chunks).
     more_if: str | None = None
-    note: str = field(default="")
 
     def ref_for(self, index: int) -> MessageRef:
         return self.first if (index == 0 and self.first is not None) else self.entry
