@@ -3,7 +3,8 @@ PID -> resource hooks in the child -> restorer blob -> criu finishes the
 task under ptrace -> detach (-d) or wait for it like CRIU.
 
 criu traces the new task from its birth (PTRACE_O_EXITKILL: if criu dies,
-the half-made task dies too).  The blob ends with int3; criu then unmaps
+the half-made task dies too).  The blob ends with a SIGSTOP to itself;
+criu then unmaps
 the blob's region with one syscall run in the task and lets it execute
 rt_sigreturn from a `syscall` instruction of its vdso, so nothing of criu
 remains.  Any failure before that kills the task; the images directory is
@@ -189,7 +190,7 @@ def _read_status(fd: int) -> str:
 
 def _drive(ctx: RestoreContext, task: RestoreTask, pid: int,
            status_r: int) -> None:
-    """Follow the child until the restorer's int3, then finish it."""
+    """Follow the child until the restorer stops itself, then finish it."""
     where = f"task {task.pid}"
     while True:
         st = waitpid(pid)
@@ -201,7 +202,8 @@ def _drive(ctx: RestoreContext, task: RestoreTask, pid: int,
             pt.cont(pid)
             continue
         sig = st.stop_signal
-        if sig == signal.SIGTRAP and not st.is_syscall_stop:
+        if sig == signal.SIGSTOP and st.is_signal_delivery and \
+                _at_restorer_end(pid):
             _finish(ctx, task, pid)
             return
         if sig in CRASH_SIGNALS:
@@ -222,13 +224,18 @@ def _set_regs(pid: int, regs: UserRegs) -> None:
     pt.set_regset(pid, pt.NT_PRSTATUS, bytes(regs))
 
 
+def _at_restorer_end(pid: int) -> bool:
+    """The SIGSTOP the restorer sends itself last: rip just after its
+    syscall, inside the region r12/r13 describe."""
+    regs = _get_regs(pid)
+    return regs.r12 <= regs.rip - 2 < regs.r12 + regs.r13 and regs.rax == 0
+
+
 def _finish(ctx: RestoreContext, task: RestoreTask, pid: int) -> None:
     """Unmap the restorer region, then rt_sigreturn into the target."""
     where = f"task {task.pid}"
     at_trap = _get_regs(pid)
-    region, length = at_trap.rdi, at_trap.rsi
-    if not region <= at_trap.rip - 1 < region + length:
-        raise RestoreError(f"{where}: unexpected trap at {at_trap.rip:#x}")
+    region, length = at_trap.r12, at_trap.r13
     ip = _syscall_ip_cached(ctx, task, pid)
     call = at_trap.copy()
     call.set_syscall(NR_MUNMAP, (region, length), ip)

@@ -171,7 +171,7 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     """Map the restorer and run it; returns only if it cannot be started.
 
     The returned (start, length) of the region is what the parent unmaps
-    once the blob stops at its final int3 (computed identically there).
+    once the blob stops itself at the end (it reads them from r12, r13).
     """
     where = f"task {task.pid}: restorer"
     mem = task.restorer_args.memory

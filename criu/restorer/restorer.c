@@ -11,8 +11,9 @@
  * to the dumped addresses, maps the target's memory and fills it from the
  * pages image, sets mm fields, signal actions, rseq and credentials, writes
  * the rt_sigframe holding the dumped registers on the target's stack and
- * stops with int3.  criu (its tracer) then unmaps this region and makes the
- * task run rt_sigreturn from the vdso, so no trace of the blob remains.
+ * stops itself with SIGSTOP.  criu (its tracer) then unmaps this region and
+ * makes the task run rt_sigreturn from the vdso, so no trace of the blob
+ * remains.
  *
  * Any failure writes one line to log_fd and exits the task with status 1;
  * criu reports it and the images stay untouched.
@@ -44,6 +45,7 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 
 #define RSEQ_FLAG_UNREGISTER	1
+#define SIGSTOP_NR		19
 
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
@@ -370,6 +372,7 @@ static void close_fds(struct restorer_args *args)
 static void __attribute__((noreturn, used)) restore_main(struct restorer_args *args)
 {
 	uint64_t all = ~0ULL;
+	long self_pid;
 	long ret;
 
 	log_fd = args->log_fd;
@@ -395,6 +398,7 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 	if (ret)
 		fail(STEP_MM_MAP, args->mm.start_brk, ret);
 
+	self_pid = sys_getpid();
 	restore_sigactions(args);
 
 	if (args->rseq_len) {
@@ -424,18 +428,23 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 
 	/*
 	 * rsp points just past the frame's return address, as after a signal
-	 * handler's ret; criu takes over at the int3: it unmaps this region
-	 * (rdi, rsi say which) and runs rt_sigreturn at a syscall instruction
-	 * of the vdso.
+	 * handler's ret.  criu takes over at the SIGSTOP we send ourselves
+	 * (not a trap: a forced SIGTRAP would reset the task's SIGTRAP
+	 * action): it unmaps this region (r12, r13 say which) and runs
+	 * rt_sigreturn at a syscall instruction of the vdso.
 	 */
-	asm volatile("mov %0, %%rsp\n\t"
-		     "mov $15, %%eax\n\t"
-		     "int3\n\t"
-		     "ud2\n\t"
-		     :
-		     : "r"(args->frame_dst + 8), "D"(args->self_start),
-		       "S"(args->self_len)
-		     : "memory");
+	{
+		register uint64_t r12 asm("r12") = args->self_start;
+		register uint64_t r13 asm("r13") = args->self_len;
+
+		asm volatile("mov %[sp], %%rsp\n\t"
+			     "syscall\n\t"
+			     "ud2\n\t"
+			     :
+			     : [sp] "r"(args->frame_dst + 8), "a"(__NR_kill),
+			       "D"(self_pid), "S"(SIGSTOP_NR), "r"(r12), "r"(r13)
+			     : "memory", "rcx", "r11");
+	}
 	for (;;)
 		;
 }
