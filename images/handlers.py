@@ -204,8 +204,9 @@ class ShmContents(Payload):
         return msg.size
 
     def write(self, out, msg, value):
-        data = value[:msg.size].ljust(msg.size, b"\0")
-        out.write(data + b"\0" * (_round_up(msg.size, 4) - msg.size))
+        if len(value) != msg.size:
+            raise pb2dict.ConversionError(f"{len(value)} shm bytes, the entry says {msg.size}")
+        out.write(value + b"\0" * (_round_up(msg.size, 4) - msg.size))
 
     def to_json(self, value):
         return b64(value)
@@ -277,9 +278,13 @@ class MsgQueue(Payload):
         return total
 
     def write(self, out, msg, value):
+        if len(value) != msg.qnum:
+            raise pb2dict.ConversionError(f"{len(value)} queued messages, the entry says qnum {msg.qnum}")
         for head, text in value:
+            if len(text) != head.msize:
+                raise pb2dict.ConversionError(f"{len(text)} message bytes, its msize says {head.msize}")
             write_message(out, head)
-            out.write(text[:head.msize].ljust(head.msize, b"\0"))
+            out.write(text)
             out.write(b"\0" * (_round_up(head.msize, 8) - head.msize))
 
     def to_json(self, value):

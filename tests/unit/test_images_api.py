@@ -141,3 +141,17 @@ def test_non_utf8_strings_stay_visible():
     msg = regfile_pb2.reg_file_entry()
     msg.MergeFromString(body)
     assert message_to_dict(msg)["name"] == "\udcff\udcfe"
+
+
+@pytest.mark.parametrize("name, extra, reason", [
+    ("IPCNS_SHM", b"short", "5 shm bytes, the entry says 61"),
+    ("IPCNS_SEM", [1], "1 semaphore values for nsems 3"),
+    ("IPCNS_MSG", [], "0 queued messages, the entry says qnum 2"),
+    ("TCP_STREAM", {"inq": b"", "outq": b""}, "inq has 0 bytes, the entry says 5"),
+    ("SK_QUEUES", None, "0 payload bytes, the entry says 65"),
+])
+def test_payload_must_match_its_entry(name, extra, reason):
+    import images_testlib as lib
+    msg, _ = lib.sample_entries(name)[0]
+    with pytest.raises(BadJson, match=reason):
+        ImageWriter(io.BytesIO(), name).write(msg, extra)
