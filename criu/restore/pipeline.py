@@ -4,10 +4,9 @@ task under ptrace -> detach (-d) or wait for it like CRIU.
 
 criu traces the new task from its birth (PTRACE_O_EXITKILL: if criu dies,
 the half-made task dies too).  The blob ends with a SIGSTOP to itself;
-criu then unmaps
-the blob's region with one syscall run in the task and lets it execute
-rt_sigreturn from a `syscall` instruction of its vdso, so nothing of criu
-remains.  Any failure before that kills the task; the images directory is
+criu then unmaps the blob's region with one syscall run in the task and
+lets it execute rt_sigreturn from a `syscall` instruction of its vdso, so
+nothing of criu remains.  Any failure before that kills the task; the images directory is
 only ever read.
 """
 
