@@ -346,7 +346,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         ctx.registry["files.shell_tty"] = fcntl.fcntl(
             0, fcntl.F_DUPFD_CLOEXEC, base)
     opened: dict[int, int] = {}
-    pipes: dict[int, tuple[int, int]] = {}
+    pipes: dict[int, list[int]] = {}
     try:
         for fi in fdinfos:
             if fi.id not in opened:
@@ -354,7 +354,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                 if entry is None:
                     raise RestoreError(f"task {task.pid}: fd {fi.fd}: file id "
                                        f"{fi.id} is not in files.img")
-                fd = _open(ctx, task, state, entry, fi.fd, pipes)
+                fd = _open(ctx, task, state, entry, fi.fd, pipes, base)
                 opened[fi.id] = _above(fd, base)
         _close_below(base, keep=set(task.service_fds.fds))
         for fi in fdinfos:
@@ -363,7 +363,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     finally:
         for fd in set(opened.values()):
             os.close(fd)
-        for r, w in pipes.values():
+        for r, w, *_ in pipes.values():
             for fd in (r, w):
                 try:
                     os.close(fd)
@@ -391,12 +391,12 @@ def _close_below(base: int, keep: set[int]) -> None:
 
 
 def _open(ctx: RestoreContext, task: RestoreTask, state: _RestoreState,
-          entry: Any, fd: int, pipes: dict[int, tuple[int, int]]) -> int:
+          entry: Any, fd: int, pipes: dict[int, list[int]], base: int) -> int:
     where = f"task {task.pid}: fd {fd}"
     if entry.type == FD_REG:
         return open_reg(entry.reg, where)
     if entry.type == FD_PIPE:
-        return _open_pipe(state, entry.pipe, where, pipes)
+        return _open_pipe(state, entry.pipe, where, pipes, base)
     if entry.type == FD_TTY:
         return _open_tty(ctx, state, entry.tty, where)
     raise RestoreError(f"{where}: file type {entry.type} is not supported "
@@ -426,10 +426,14 @@ def open_reg(rfe: Any, where: str) -> int:
 
 
 def _open_pipe(state: _RestoreState, pe: Any, where: str,
-               pipes: dict[int, tuple[int, int]]) -> int:
-    """The end of pipe pe.pipe_id the entry wants, filled with its data."""
+               pipes: dict[int, list[int]], base: int) -> int:
+    """The end of pipe pe.pipe_id the entry wants, filled with its data.
+
+    pipes[pipe_id] = [read end, write end, read used, write used], the
+    ends kept above base until restore() closes them.
+    """
     if pe.pipe_id not in pipes:
-        r, w = os.pipe2(os.O_CLOEXEC)
+        r, w = (_above(fd, base) for fd in os.pipe2(os.O_CLOEXEC))
         data = state.pipe_data.get(pe.pipe_id, b"")
         try:
             if len(data) > fcntl.fcntl(w, nfiles.F_GETPIPE_SZ):
@@ -442,13 +446,19 @@ def _open_pipe(state: _RestoreState, pe: Any, where: str,
             os.close(w)
             raise RestoreError(f"{where}: cannot refill pipe {pe.pipe_id}: "
                                f"{e.strerror}") from e
-        pipes[pe.pipe_id] = (r, w)
-    r, w = pipes[pe.pipe_id]
-    end = r if (pe.flags & os.O_ACCMODE) == os.O_RDONLY else w
-    # Every file id is its own open file description: a second one of the
-    # same end is reopened through /proc, not dup()ed.
-    fd = os.open(f"/proc/self/fd/{end}", (pe.flags & os.O_ACCMODE) |
-                 os.O_CLOEXEC | os.O_NONBLOCK)
+        pipes[pe.pipe_id] = [r, w, 0, 0]
+    ends = pipes[pe.pipe_id]
+    side = 0 if (pe.flags & os.O_ACCMODE) == os.O_RDONLY else 1
+    if not ends[2 + side]:
+        # The first file of this end is the pipe's own open file description.
+        ends[2 + side] = 1
+        fd = fcntl.fcntl(ends[side], fcntl.F_DUPFD_CLOEXEC, base)
+    else:
+        # Each further file id is an open file description of its own: a
+        # second one of the same end is reopened through /proc.
+        fd = os.open(f"/proc/self/fd/{ends[side]}",
+                     (pe.flags & os.O_ACCMODE) | os.O_CLOEXEC |
+                     os.O_NONBLOCK)
     fcntl.fcntl(fd, fcntl.F_SETFL, pe.flags & ~OPEN_ONLY_FLAGS)
     return fd
 

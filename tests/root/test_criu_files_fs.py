@@ -1,0 +1,138 @@
+"""Files and fs resources, both sides: a real dump of a task holding
+regular files (position, O_APPEND, a dup, close-on-exec), /dev/null and a
+pipe with data, then the restore hooks run in a forked child: its fd table,
+cwd and umask must match what the task had."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from criu_testlib import criu
+
+VICTIM = r"""
+import fcntl, os, sys, time
+d = sys.argv[1]
+
+def high(fd):
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD, 100)
+    os.close(fd)
+    return new
+
+os.umask(0o027)
+os.chdir(os.path.join(d, "sub"))
+f = high(os.open(os.path.join(d, "data"), os.O_RDWR | os.O_CREAT, 0o644))
+r, w = map(high, os.pipe())
+a = high(os.open(os.path.join(d, "log"), os.O_WRONLY | os.O_APPEND |
+                 os.O_CREAT))
+n = high(os.open("/dev/null", os.O_WRONLY))
+os.write(f, b"hello world")
+os.lseek(f, 5, os.SEEK_SET)
+os.write(w, b"pipedata")
+os.write(a, b"12345")
+os.dup2(f, 3)
+os.dup2(3, 4)                                   # same open file description
+os.dup2(r, 5)
+os.dup2(w, 6)
+os.dup2(a, 7)
+os.dup2(n, 8, inheritable=False)                # close-on-exec
+for fd in (f, r, w, a, n):
+    os.close(fd)
+open(os.path.join(d, "ready"), "w").close()
+while True:
+    time.sleep(1)
+"""
+
+CHILD = r"""
+import json, os, sys
+from criu import log
+from criu.imagedir import ImageDir
+from criu.options import Options
+from criu.resources import files, fs
+from criu.resources.base import RestoreContext, RestoreTask
+images, pid, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+logger = log.setup(4, "child.log", images)
+d = ImageDir(images)
+core = d.read_one(f"core-{pid}.img")
+ctx = RestoreContext(opts=Options(images_dir=images), images=d, log=logger)
+task = RestoreTask(pid=pid, ppid=0, pgid=pid, sid=pid, threads=[pid],
+                   core=core, ids=core.ids)
+ctx.tasks.append(task)
+res = task.service_fds.keep(os.open(out, os.O_WRONLY | os.O_CREAT, 0o600),
+                            "result")
+files.restore(ctx, task)
+fs.restore(ctx, task)
+view = {}
+for name in os.listdir("/proc/self/fd"):
+    fd = int(name)
+    if fd >= task.service_fds.base:
+        continue
+    try:
+        info = open(f"/proc/self/fdinfo/{fd}").read().split("\n")
+    except OSError:
+        continue
+    fields = dict(line.split(":", 1) for line in info if ":" in line)
+    target = os.readlink(f"/proc/self/fd/{fd}")
+    view[fd] = [target.split(":")[0] if target.startswith("pipe:") else target,
+                int(fields["pos"]), int(fields["flags"], 8)]
+umask = os.umask(0)
+data = os.read(5, 100).decode()
+os.write(res, json.dumps({"fds": view, "cwd": os.getcwd(), "umask": umask,
+                          "pipe": data}).encode())
+os._exit(0)
+"""
+
+
+def _view(pid: int) -> dict[str, list]:  # type: ignore[type-arg]
+    out = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        fd = int(name)
+        fields = dict(line.split(":", 1) for line in
+                      open(f"/proc/{pid}/fdinfo/{fd}").read().split("\n")
+                      if ":" in line)
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        out[str(fd)] = [target.split(":")[0] if target.startswith("pipe:")
+                        else target, int(fields["pos"]),
+                        int(fields["flags"], 8)]
+    return out
+
+
+def test_files_and_fs_round_trip(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "sub").mkdir()
+    v = subprocess.Popen([sys.executable, "-c", VICTIM, str(tmp_path)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists():
+            assert v.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        before = _view(v.pid)
+        images = tmp_path / "img"
+        r = criu("dump", "-t", str(v.pid), "-D", str(images), "-R")
+        assert r.returncode == 0, r.stderr
+    finally:
+        v.kill()
+        v.wait()
+    from criu.imagedir import ImageDir
+    with ImageDir(images) as d:
+        fdi = {e.fd: e for e in d.read("fdinfo-1.img")}
+    assert fdi[3].id == fdi[4].id           # the dup shares one file id
+    assert fdi[8].flags == 1                # FD_CLOEXEC
+    out = tmp_path / "result.json"
+    r2 = subprocess.run([sys.executable, "-c", CHILD, str(images),
+                         str(v.pid), str(out)], capture_output=True,
+                        text=True, timeout=60,
+                        cwd=pathlib.Path(__file__).resolve().parents[2])
+    assert r2.returncode == 0, r2.stderr + (images / "child.log").read_text()
+    got = json.loads(out.read_text())
+    assert got["cwd"] == str(tmp_path / "sub")
+    assert got["umask"] == 0o027
+    assert got["pipe"] == "pipedata"
+    assert got["fds"] == before
