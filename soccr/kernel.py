@@ -74,6 +74,13 @@ TCP_STATES = {
 }
 TCP_ESTABLISHED = 1
 
+# Half-closed and closing states, by what happened to the FINs. A FIN takes
+# one sequence number: snd_seq (write_seq) and rcv_seq (rcv_nxt) include it.
+FIN_SENT_STATES = frozenset({"FIN_WAIT1", "FIN_WAIT2", "CLOSING", "LAST_ACK"})
+FIN_ACKED_STATES = frozenset({"FIN_WAIT2"})
+FIN_RECEIVED_STATES = frozenset({"CLOSE_WAIT", "CLOSING", "LAST_ACK"})
+CONNECTED_STATES = frozenset({"ESTABLISHED"}) | FIN_SENT_STATES | FIN_RECEIVED_STATES
+
 
 class TcpRepairOpt(ctypes.Structure):
     """One option for TCP_REPAIR_OPTIONS (an array of these is passed).

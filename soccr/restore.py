@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 
-from . import kernel, repair
+from . import inject, kernel, repair
 from .errors import RestoreError, SoccrError, UnsupportedStateError
 from .state import TcpState
+
+_STATE_WAIT = 2.0  # seconds for a locally injected segment to be processed
 
 
 def restore(state: TcpState) -> socket.socket:
@@ -27,10 +30,9 @@ def restore(state: TcpState) -> socket.socket:
     peer must not have seen the original go away, i.e. it was released
     with close=True and no packet of the peer was answered in between.
     """
-    if state.state != "ESTABLISHED":
+    if state.state not in kernel.CONNECTED_STATES:
         raise UnsupportedStateError(
-            f"cannot restore a connection in TCP state {state.state}; "
-            f"soccr restores ESTABLISHED connections only", state.state)
+            f"cannot restore a connection in TCP state {state.state}", state.state)
     s = socket.socket(state.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         repair.repair_on(s)
@@ -43,15 +45,23 @@ def restore(state: TcpState) -> socket.socket:
 
 def _rebuild(s: socket.socket, st: TcpState) -> None:
     where = f"{_endpoint(st.local)} -> {_endpoint(st.peer)}"
-    sent, unsent = st.sent_queue, st.unsent_queue
+    fin_sent = st.state in kernel.FIN_SENT_STATES
+    fin_received = st.state in kernel.FIN_RECEIVED_STATES
+    # Once our FIN is queued nothing can be written after it, so then the
+    # whole send queue goes back as sent; the kernel retransmits what the
+    # peer lacks. Otherwise only what was on the wire is restored as sent.
+    sent, unsent = (st.send_queue, b"") if fin_sent else (st.sent_queue, st.unsent_queue)
+    # Sequence numbers at the head of each queue; the FINs come back later.
+    send_head = st.snd_seq - fin_sent - len(st.send_queue)
+    recv_head = st.rcv_seq - fin_received - len(st.recv_queue)
 
     with _step(where, "size the socket buffers"):
         repair.ensure_buffer(s, socket.SO_SNDBUF, kernel.SO_SNDBUFFORCE, len(st.send_queue))
         repair.ensure_buffer(s, socket.SO_RCVBUF, kernel.SO_RCVBUFFORCE, len(st.recv_queue))
     # The queue writes below advance these to the saved snd_seq / rcv_seq.
     with _step(where, "set the sequence numbers"):
-        repair.set_queue_seq(s, kernel.TCP_SEND_QUEUE, st.snd_seq - len(st.send_queue))
-        repair.set_queue_seq(s, kernel.TCP_RECV_QUEUE, st.rcv_seq - len(st.recv_queue))
+        repair.set_queue_seq(s, kernel.TCP_SEND_QUEUE, send_head)
+        repair.set_queue_seq(s, kernel.TCP_RECV_QUEUE, recv_head)
     # Repair mode lets bind() share a port still held by others (a listener,
     # a socket in TIME_WAIT). Setting SO_REUSEADDR now would cancel that.
     with _step(where, f"bind to {_endpoint(st.local)}"):
@@ -69,16 +79,66 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
     if st.window is not None:
         with _step(where, "restore the window"):
             w = st.window
+            # Until the peer's FIN is back, rcv_nxt is one short: move the
+            # window's left edge back by one, keeping its right edge.
             repair.set_window(s, kernel.TcpRepairWindow(
-                w.snd_wl1, w.snd_wnd, w.max_window, w.rcv_wnd, w.rcv_wup))
+                w.snd_wl1, w.snd_wnd, w.max_window,
+                (w.rcv_wnd + fin_received) & 0xFFFFFFFF, (w.rcv_wup - fin_received) & 0xFFFFFFFF))
+    with _step(where, f"restore the FINs of state {st.state}"):
+        _restore_fins(s, st, send_head)
     with _step(where, "restore TCP_NODELAY/TCP_CORK"):
         repair.set_uint(s, kernel.TCP_NODELAY, int(st.nodelay))
         repair.set_uint(s, kernel.TCP_CORK, int(st.cork))
     with _step(where, "leave repair mode"):
         repair.select_queue(s, kernel.TCP_NO_QUEUE)
         repair.repair_off(s)
-    with _step(where, f"queue the unsent data ({len(unsent)} bytes)"):
-        s.sendall(unsent)
+    if unsent:
+        with _step(where, f"queue the unsent data ({len(unsent)} bytes)"):
+            s.sendall(unsent)
+
+
+def _restore_fins(s: socket.socket, st: TcpState, send_head: int) -> None:
+    """Bring an ESTABLISHED socket to the saved half-closed state.
+
+    Our FIN is queued by shutdown() with the send queue selected, so the
+    kernel counts it as sent. The peer's FIN, and the peer's ACK of our FIN,
+    are delivered as segments from the peer's address (see inject.py).
+    Order follows the state diagram: FIN_WAIT1 + peer FIN = CLOSING;
+    CLOSE_WAIT + our FIN = LAST_ACK; FIN_WAIT1 + ACK of our FIN = FIN_WAIT2.
+    """
+    if st.state == "ESTABLISHED":
+        return
+    window = st.window.snd_wnd >> st.snd_wscale if st.window else 0xFFFF
+    if st.state in ("FIN_WAIT1", "FIN_WAIT2", "CLOSING"):
+        _queue_fin(s)
+        _expect_state(s, "FIN_WAIT1")
+    if st.state in kernel.FIN_RECEIVED_STATES:
+        inject.send_segment(st.family, st.local, st.peer, seq=st.rcv_seq - 1, ack=send_head,
+                            flags=inject.TCP_FIN | inject.TCP_ACK, window=window)
+        _expect_state(s, "CLOSING" if st.state == "CLOSING" else "CLOSE_WAIT")
+    if st.state == "LAST_ACK":
+        _queue_fin(s)
+    if st.state == "FIN_WAIT2":
+        inject.send_segment(st.family, st.local, st.peer, seq=st.rcv_seq, ack=st.snd_seq,
+                            flags=inject.TCP_ACK, window=window)
+    _expect_state(s, st.state)
+
+
+def _queue_fin(s: socket.socket) -> None:
+    repair.select_queue(s, kernel.TCP_SEND_QUEUE)
+    s.shutdown(socket.SHUT_WR)
+
+
+def _expect_state(s: socket.socket, name: str) -> None:
+    """Wait until the kernel has processed an injected segment (it is local)."""
+    deadline = time.monotonic() + _STATE_WAIT
+    while True:
+        now = kernel.state_name(repair.tcp_info(s).tcpi_state)
+        if now == name:
+            return
+        if time.monotonic() > deadline:
+            raise RestoreError(f"socket is in state {now} instead of {name}")
+        time.sleep(0.001)
 
 
 def _repair_options(st: TcpState) -> list[kernel.TcpRepairOpt]:

@@ -18,30 +18,22 @@ from .state import TcpState, TcpWindow
 
 # States in which a socket has no connection to save.
 _NOT_CONNECTED = {"LISTEN", "CLOSE", "SYN_SENT", "SYN_RECV", "NEW_SYN_RECV"}
-# Why each half-closed or closing state is refused, for the error message.
-_HALF_CLOSED = {
-    "FIN_WAIT1": "FIN sent, not yet acknowledged",
-    "FIN_WAIT2": "FIN sent and acknowledged",
-    "CLOSE_WAIT": "FIN received",
-    "LAST_ACK": "FIN received and FIN sent",
-    "CLOSING": "FIN sent and FIN received, neither acknowledged",
-    "TIME_WAIT": "connection closed",
-}
+# States with a FIN of ours in the send queue that the peer has not acknowledged.
+_FIN_UNACKED = kernel.FIN_SENT_STATES - kernel.FIN_ACKED_STATES
 _SNAPSHOT_TRIES = 5
 
 
-def check_state(sock: socket.socket, number: int) -> None:
-    """Raise unless the TCP state is one soccr saves (ESTABLISHED)."""
+def check_state(sock: socket.socket, number: int) -> str:
+    """The state's name, if soccr can save it; otherwise raise."""
     name = kernel.state_name(number)
-    if number == kernel.TCP_ESTABLISHED:
-        return
+    if name in kernel.CONNECTED_STATES:
+        return name
     where = repair.describe(sock)
     if name in _NOT_CONNECTED:
         raise NotConnectedError(f"{where}: TCP socket is not connected (state {name})")
-    why = _HALF_CLOSED.get(name, "not an established connection")
     raise UnsupportedStateError(
-        f"{where}: TCP state {name} ({why}) is not supported; "
-        f"soccr saves ESTABLISHED connections only", name)
+        f"{where}: TCP state {name} is not supported; soccr saves ESTABLISHED, "
+        f"FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK and CLOSING connections", name)
 
 
 def save(sock: SocketLike) -> TcpState:
@@ -88,17 +80,22 @@ def _snapshot(s: socket.socket, local: tuple, peer: tuple) -> TcpState:
     """Read the state until two reads agree (packets may still be arriving)."""
     for _ in range(_SNAPSHOT_TRIES):
         info = repair.tcp_info(s)
-        check_state(s, info.tcpi_state)
+        state = check_state(s, info.tcpi_state)
         rcv_seq = repair.get_queue_seq(s, kernel.TCP_RECV_QUEUE)
+        # SIOCINQ already leaves out a received FIN; MSG_PEEK stops before it.
         inq = repair.queue_size(s, kernel.SIOCINQ)
         recv_queue = repair.peek_queue(s, kernel.TCP_RECV_QUEUE, inq)
         snd_seq = repair.get_queue_seq(s, kernel.TCP_SEND_QUEUE)
         outq = repair.queue_size(s, kernel.SIOCOUTQ)
         unsent = repair.queue_size(s, kernel.SIOCOUTQNSD)
-        send_queue = repair.peek_queue(s, kernel.TCP_SEND_QUEUE, outq)
+        # A FIN of ours counts in SIOCOUTQ until acked (and in SIOCOUTQNSD
+        # until sent) but carries no data: it is always the last in the queue.
+        data_len = outq - 1 if state in _FIN_UNACKED and outq else outq
+        unsent_data = unsent - 1 if state in kernel.FIN_SENT_STATES and unsent else unsent
+        send_queue = repair.peek_queue(s, kernel.TCP_SEND_QUEUE, data_len)
         window = repair.get_window(s)
         stable = (
-            len(recv_queue) == inq and len(send_queue) == outq
+            len(recv_queue) == inq and len(send_queue) == data_len
             and repair.get_queue_seq(s, kernel.TCP_RECV_QUEUE) == rcv_seq
             and repair.queue_size(s, kernel.SIOCINQ) == inq
             and repair.queue_size(s, kernel.SIOCOUTQ) == outq
@@ -124,7 +121,7 @@ def _snapshot(s: socket.socket, local: tuple, peer: tuple) -> TcpState:
         snd_seq=snd_seq,
         rcv_seq=rcv_seq,
         send_queue=send_queue,
-        unsent_len=unsent,
+        unsent_len=unsent_data,
         recv_queue=recv_queue,
         # In repair mode TCP_MAXSEG reports the MSS clamp, which restore sets.
         mss_clamp=repair.get_uint(s, kernel.TCP_MAXSEG),
@@ -136,7 +133,7 @@ def _snapshot(s: socket.socket, local: tuple, peer: tuple) -> TcpState:
             window.snd_wl1, window.snd_wnd, window.max_window, window.rcv_wnd, window.rcv_wup),
         nodelay=bool(repair.get_uint(s, kernel.TCP_NODELAY)),
         cork=bool(repair.get_uint(s, kernel.TCP_CORK)),
-        state=kernel.state_name(info.tcpi_state),
+        state=state,
     )
 
 
