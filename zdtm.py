@@ -574,14 +574,16 @@ class TestRun:
             kill_and_reap(left)
             raise TestFailed(f"tasks left running in the test's session "
                              f"{self.sid}: {left} (test {pid})")
-        lines = tail(self.outfile, 1)
+        lines = tail(self.outfile, 200)
         last = lines[-1] if lines else ""
         words = last.split()
         if "SKIP:" in words:
             raise TestSkipped(last.split("SKIP:", 1)[1].strip())
         if "PASS" not in words:
-            raise TestFailed(f"result: {last.strip() or 'no verdict'} "
-                             f"({describe_status(status)})")
+            # The first FAIL says what went wrong; later lines are fallout.
+            fails = [ln for ln in lines if "FAIL:" in ln.split()]
+            why = (fails[0] if fails else last).strip() or "no verdict"
+            raise TestFailed(f"result: {why} ({describe_status(status)})")
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
             raise TestFailed(f"result: PASS but {describe_status(status)}")
 

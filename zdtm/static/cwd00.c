@@ -11,12 +11,16 @@ TEST_OPTION(dirname, string, "directory to change into", 0);
 
 int main(int argc, char **argv)
 {
-	char before[PATH_MAX], after[PATH_MAX];
+	char before[PATH_MAX], after[PATH_MAX], top[PATH_MAX];
 	struct stat st_before, st_after;
 	int ret = 1;
 
 	test_init(argc, argv);
 
+	if (!getcwd(top, sizeof(top))) {
+		pr_perror("getcwd");
+		return 1;
+	}
 	if (mkdir(dirname, 0700) || chdir(dirname)) {
 		pr_perror("can't make and enter %s", dirname);
 		return 1;
@@ -45,7 +49,8 @@ int main(int argc, char **argv)
 	pass();
 	ret = 0;
 out:
-	if (chdir("..") || rmdir(dirname))
-		pr_perror("can't remove %s", dirname);
+	/* By absolute path: after a failure the cwd may be anywhere. */
+	if (chdir(top) || rmdir(dirname))
+		pr_perror("can't remove %s/%s", top, dirname);
 	return ret;
 }
