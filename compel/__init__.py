@@ -5,8 +5,8 @@ Usable on its own (it never imports criu):
     import compel
     with compel.seize(pid) as task:       # all threads frozen
         print(task.remote_syscall("getpid"))
-        with task.infect(compel.default_parasite()) as parasite:
-            actions = parasite.call(...)
+        with StdParasite(task.infect(compel.default_parasite())) as p:  # compel.stdparasite
+            actions = p.get_sigactions()
     # the task continues as if nothing happened
 
 See compel/README.md for the full API.
@@ -22,7 +22,17 @@ __all__ = ["CompelError", "TaskError", "NoSuchTaskError", "ZombieTaskError",
 
 from compel.task import Task, seize  # noqa: E402
 
-__all__ += ["Task", "seize"]
+__all__ += ["Task", "seize", "default_parasite", "arch_xsave"]
+
+
+def default_parasite():
+    """The standard parasite blob (compel/parasite/std.c) as a Blob; wrap
+    the infected Parasite in compel.stdparasite.StdParasite for its typed
+    commands (sigactions, creds, misc/rlimits, dump_pages ...)."""
+    from compel.blob import Blob
+    from compel.stdparasite import blob_path
+
+    return Blob.load(blob_path())
 
 
 def arch_xsave(data: bytes):
