@@ -7,10 +7,11 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
-from criu_testlib import COUNTER, criu, one_line
+from criu_testlib import COUNTER, CRIU, criu, one_line
 
 SHELL = r"""
 import os, subprocess, sys
@@ -79,3 +80,33 @@ def test_shell_job_dump_images_the_terminal(shell_job, tmp_path) -> None:  # typ
                           str(images / "tty-info.img")],
                          capture_output=True, text=True)
     assert out.returncode == 0 and '"PTY"' in out.stdout
+
+
+def test_shell_job_dump_and_restore(shell_job, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pid, tty = shell_job
+    images = tmp_path / "img"
+    r = criu("dump", "-t", str(pid), "-D", str(images), "-j")
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{pid}"):       # killed; its shell reaps it
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    counter = tmp_path / "n"
+    # criu's own stdin is the terminal the job gets back
+    fd = os.open(tty, os.O_RDWR | os.O_NOCTTY)
+    try:
+        r = subprocess.run([str(CRIU), "restore", "-D", str(images), "-j",
+                            "-d", "-o", "restore.log", "-v4"], stdin=fd,
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(fd)
+    assert r.returncode == 0, r.stderr
+    try:
+        for n in (0, 1, 2):
+            assert os.readlink(f"/proc/{pid}/fd/{n}") == tty
+        start = int(counter.read_text() or 0)
+        while int(counter.read_text() or 0) <= start:
+            assert time.monotonic() < deadline + 60
+            time.sleep(0.01)
+    finally:
+        os.kill(pid, 9)
