@@ -1,8 +1,7 @@
 """Per-task facts of the core image that no other resource owns: comm,
 personality, task state and flags, scheduling, oom_score_adj, loginuid,
-child-subreaper on restore (core-PID.img tc.* and thread_core.*).
-The subreaper flag is not read at dump yet: it needs the parasite
-(PR_GET_CHILD_SUBREAPER writes through a pointer into the task).
+child-subreaper, parent-death signal (core-PID.img tc.* and
+thread_core.*).
 
 Restore applies them in the new task directly; a value the kernel refuses
 (e.g. lowering oom_score_adj needs CAP_SYS_RESOURCE) is logged as a warning
@@ -42,6 +41,10 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
         tc.loginuid = proc.read_int(task.pid, "loginuid")
     except Exception:  # noqa: BLE001 - kernels without audit lack the file
         pass
+    if task.seized is not None:
+        subreaper, pdeath = _ask_inside(task)
+        tc.child_subreaper = bool(subreaper)
+        task.core.thread_core.pdeath_sig = pdeath
     th = task.core.thread_core
     th.comm = tc.comm
     th.sched_nice = st.nice
@@ -49,6 +52,23 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     th.sched_prio = st.rt_priority
     ctx.log.info("task %d: comm %r, personality %#x, state %d", task.pid,
                  tc.comm, tc.personality, tc.task_state)
+
+
+def _ask_inside(task: DumpTask) -> tuple[int, int]:
+    """(child subreaper flag, parent-death signal): both prctls answer
+    through a pointer, so they run in the task on a page mapped for it."""
+    seized = task.seized
+    page = seized.remote_mmap(0, 4096, 3, 0x22)     # RW, private anonymous
+    try:
+        seized.remote_syscall_checked(
+            "prctl", nprctl.PR_GET_CHILD_SUBREAPER, page, 0, 0, 0)
+        seized.remote_syscall_checked(
+            "prctl", nprctl.PR_GET_PDEATHSIG, page + 4, 0, 0, 0)
+        data = seized.read_memory(page, 8)
+    finally:
+        seized.remote_munmap(page, 4096)
+    return (int.from_bytes(data[:4], "little", signed=True),
+            int.from_bytes(data[4:], "little", signed=True))
 
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
@@ -69,6 +89,9 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         _try(ctx, where, "child_subreaper",
              lambda: nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1))
     th = task.core.thread_core
+    if th.pdeath_sig:
+        _try(ctx, where, "parent death signal",
+             lambda: nprctl.prctl(nprctl.PR_SET_PDEATHSIG, th.pdeath_sig))
     if th.HasField("sched_policy"):
         _try(ctx, where, "scheduler", lambda: _sched(th))
 

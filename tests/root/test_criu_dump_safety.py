@@ -114,3 +114,28 @@ def test_default_kills(victim: Victim, tmp_path: pathlib.Path) -> None:
     assert r.returncode == 0, r.stderr
     victim.proc.wait(timeout=30)
     assert victim.proc.returncode == -9
+
+
+def test_task_facts_in_core(tmp_path: pathlib.Path) -> None:
+    """comm, subreaper, parent-death signal, nice land in core-PID.img."""
+    setup = ("import ctypes, os, signal\n"
+             "libc = ctypes.CDLL(None)\n"
+             "libc.prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER\n"
+             "libc.prctl(1, signal.SIGUSR1, 0, 0, 0)  # PR_SET_PDEATHSIG\n"
+             "libc.prctl(15, b'victim-x', 0, 0, 0)    # PR_SET_NAME\n"
+             "os.nice(3)\n")
+    v = Victim(tmp_path, extra=setup)
+    try:
+        images = tmp_path / "img"
+        r = criu("dump", "-t", str(v.pid), "-D", str(images), "-R")
+        assert r.returncode == 0, r.stderr
+        from criu.imagedir import ImageDir
+        with ImageDir(images) as d:
+            core = d.read_one(f"core-{v.pid}.img")
+        assert core.tc.comm == "victim-x"
+        assert core.tc.child_subreaper is True
+        assert core.thread_core.pdeath_sig == 10
+        assert core.thread_core.sched_nice == 3
+        v.assert_running_untraced()
+    finally:
+        v.kill()
