@@ -240,23 +240,52 @@ def load_plan(ctx: RestoreContext, pid: int) -> tuple[Any, list[tuple[int, int]]
     return mm, runs, head.pages_id
 
 
-def _mark_filled(plan_vmas: list[dict[str, Any]],
-                 runs: list[tuple[int, int]]) -> None:
-    """Flag the mappings that receive pages (RST_VMA_FILL)."""
-    from criu.restorer.args import RST_VMA_FILL
+def _covered(runs: list[tuple[int, int]], starts: list[int], lo: int,
+             hi: int) -> bool:
+    """Whether any run (sorted, with their starts) touches [lo, hi)."""
     import bisect
-    starts = [v["start"] for v in plan_vmas]
-    order = sorted(range(len(plan_vmas)), key=lambda i: starts[i])
-    sorted_starts = [starts[i] for i in order]
-    for addr, length in runs:
-        i = bisect.bisect_right(sorted_starts, addr) - 1
-        while i >= 0 and i < len(order):
-            v = plan_vmas[order[i]]
-            if v["start"] >= addr + length:
-                break
-            if v["end"] > addr:
-                v["kind"] |= RST_VMA_FILL
-            i += 1
+    i = bisect.bisect_right(starts, lo) - 1
+    i = max(i, 0)
+    while i < len(runs) and runs[i][0] < hi:
+        if runs[i][0] + runs[i][1] > lo:
+            return True
+        i += 1
+    return False
+
+
+def plan_mappings(plan_vmas: list[dict[str, Any]], file_ids: list[int],
+                  runs: list[tuple[int, int]]) -> None:
+    """Decide, per mapping in address order, how the restorer creates it:
+    kind flags and the protection to map it with while pages are filled.
+
+    FILL: pages go in, so it is mapped writable first (which also makes a
+    private mapping accounted, as a once-writable one was in the dumped
+    task; one never writable and without pages is mapped as it is).
+    SEPARATE: an anonymous mapping right after one that looks the same but
+    was not merged with it: only a non-contiguous vm_pgoff (left by an
+    mremap) explains that, and the blob recreates it (faulting one page
+    first, dropped again with DROP_FIRST when it holds no dumped data).
+    """
+    from criu.restorer import args as ra
+    PROT_WRITE = 2
+    ordered = sorted(runs)
+    starts = [r[0] for r in ordered]
+    for v in plan_vmas:
+        if _covered(ordered, starts, v["start"], v["end"]):
+            v["kind"] |= ra.RST_VMA_FILL
+    for i in range(1, len(plan_vmas)):
+        a, b = plan_vmas[i - 1], plan_vmas[i]
+        if (a["end"] == b["start"] and a["prot"] == b["prot"] and
+                a["flags"] == b["flags"] and file_ids[i - 1] == 0 and
+                file_ids[i] == 0 and not b["flags"] & vm.MAP_GROWSDOWN):
+            b["kind"] |= ra.RST_VMA_SEPARATE
+    for v in plan_vmas:
+        writable_first = ra.RST_VMA_FILL | ra.RST_VMA_SEPARATE
+        v["map_prot"] = v["prot"] | (PROT_WRITE if v["kind"] &
+                                     writable_first else 0)
+        if v["kind"] & ra.RST_VMA_SEPARATE and not _covered(
+                ordered, starts, v["start"], v["start"] + PAGE_SIZE):
+            v["kind"] |= ra.RST_VMA_DROP_FIRST
 
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
@@ -275,6 +304,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                                      f"{where}: exe"), "exe file")
         fds.append(exe_fd)
         plan_vmas: list[dict[str, Any]] = []
+        plan_files: list[int] = []          # file id per plan vma, 0: anon
         specials = []
         for v in mm.vmas:
             if v.status & (vm.VMA_AREA_VDSO | vm.VMA_AREA_VVAR):
@@ -296,7 +326,8 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             plan_vmas.append(dict(start=v.start, end=v.end, pgoff=v.pgoff,
                                   madv=v.madv, prot=v.prot, flags=v.flags,
                                   fd=fd, kind=0))
-        _mark_filled(plan_vmas, runs)
+            plan_files.append(v.shmid if fd >= 0 else 0)
+        plan_mappings(plan_vmas, plan_files, runs)
     except BaseException:
         for fd in fds:
             os.close(fd)

@@ -21,14 +21,17 @@ RESTORER_ARGS_VERSION = 1
 RST_VMA_REGULAR = 0
 RST_VMA_SPECIAL = 1
 RST_VMA_FILL = 2          # flag: map writable, fill pages, then protect
+RST_VMA_SEPARATE = 4      # flag: map elsewhere, mremap into place
+RST_VMA_DROP_FIRST = 8    # flag: drop the page faulted before that move
 RST_NSIG = 64
 
 RST_VMA = Layout("rst_vma", [
     ("start", "u64"), ("end", "u64"), ("pgoff", "u64"), ("madv", "u64"),
     ("prot", "u32"), ("flags", "u32"), ("fd", "i32"), ("kind", "u32"),
+    ("map_prot", "u32"), ("pad", "u32"),
 ])
 """struct rst_vma { u64 start, end, pgoff, madv; u32 prot, flags;
-s32 fd; u32 kind; };"""
+s32 fd; u32 kind, map_prot, pad; };"""
 
 RST_RANGE = Layout("rst_range", [("start", "u64"), ("len", "u64")])
 """struct rst_range { u64 start, len; };"""

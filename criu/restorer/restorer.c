@@ -46,11 +46,11 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 
 #define RSEQ_FLAG_UNREGISTER	1
 #define SIGSTOP_NR		19
+#define SEPARATE_HINT_BIT	(1ULL << 45)
 
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
 #define MAP_FIXED	0x10
-#define PROT_WRITE	0x2
 
 #define _LINUX_CAPABILITY_VERSION_3	0x20080522
 #define CAP_LAST_CAP_MAX		63
@@ -193,15 +193,26 @@ static void map_vmas(struct restorer_args *args)
 	long ret;
 
 	for (i = 0; i < args->nr_vmas; i++) {
-		uint32_t prot = v[i].prot;
-
 		if (v[i].kind & RST_VMA_SPECIAL)
 			continue;
-		/* Writable until the pages are in; protected afterwards. */
-		if (v[i].kind & RST_VMA_FILL)
-			prot |= PROT_WRITE;
-		ret = sys_mmap(v[i].start, v[i].end - v[i].start, prot,
-			       v[i].flags | MAP_FIXED, v[i].fd, v[i].pgoff);
+		uint64_t len = v[i].end - v[i].start;
+
+		if (v[i].kind & RST_VMA_SEPARATE) {
+			/* Born elsewhere, so its vm_pgoff does not follow on. */
+			ret = sys_mmap(v[i].start ^ SEPARATE_HINT_BIT, len,
+				       v[i].map_prot, v[i].flags, -1, 0);
+			/* Faulted, or the move would renumber it. */
+			if (!compel_is_error(ret))
+				*(volatile char *)ret = 0;
+			if (!compel_is_error(ret))
+				ret = sys_mremap(ret, len, len,
+						 MREMAP_MAYMOVE | MREMAP_FIXED,
+						 v[i].start);
+		} else {
+			ret = sys_mmap(v[i].start, len, v[i].map_prot,
+				       v[i].flags | MAP_FIXED, v[i].fd,
+				       v[i].pgoff);
+		}
 		if (compel_is_error(ret) || (uint64_t)ret != v[i].start)
 			fail(STEP_MAP, v[i].start, ret);
 	}
@@ -259,7 +270,13 @@ static void protect_vmas(struct restorer_args *args)
 	for (i = 0; i < args->nr_vmas; i++) {
 		if (v[i].kind & RST_VMA_SPECIAL)
 			continue;
-		if ((v[i].kind & RST_VMA_FILL) && !(v[i].prot & PROT_WRITE)) {
+		if (v[i].kind & RST_VMA_DROP_FIRST) {
+			ret = sys_madvise(v[i].start, PAGE_SIZE,
+					  4 /* MADV_DONTNEED */);
+			if (ret)
+				fail(STEP_PROTECT, v[i].start, ret);
+		}
+		if (v[i].map_prot != v[i].prot) {
 			ret = sys_mprotect(v[i].start, v[i].end - v[i].start,
 					   v[i].prot);
 			if (ret)
@@ -389,14 +406,18 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 	move_specials_aside(args);
 	remove_criu_mappings(args);
 	move_specials_in_place(args);
-	map_vmas(args);
-	read_pages(args);
-	protect_vmas(args);
-
+	/*
+	 * Before the target's files are mapped: the kernel refuses to replace
+	 * the exe link while the old exe (criu's interpreter, maybe the very
+	 * binary the target runs) is still mapped.
+	 */
 	ret = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&args->mm,
 			sizeof(args->mm), 0);
 	if (ret)
 		fail(STEP_MM_MAP, args->mm.start_brk, ret);
+	map_vmas(args);
+	read_pages(args);
+	protect_vmas(args);
 
 	self_pid = sys_getpid();
 	restore_sigactions(args);

@@ -27,6 +27,20 @@
  * private mapping is not accounted (VM_ACCOUNT) and merges like it did.
  */
 #define RST_VMA_FILL		2u
+/*
+ * Flag of kind: an anonymous mapping the dumped task had right after one
+ * that looks the same, yet unmerged: their vm_pgoff were not contiguous
+ * (one was moved by mremap).  The blob maps it elsewhere first and moves
+ * it into place, which gives it the same property, so the kernel keeps
+ * the two apart as it did.
+ */
+#define RST_VMA_SEPARATE	4u
+/*
+ * Flag of kind: with SEPARATE, the page faulted in before the move (the
+ * kernel renumbers a never-faulted mapping when it moves) holds no dumped
+ * data: drop it again.
+ */
+#define RST_VMA_DROP_FIRST	8u
 
 /* One mapping of the target, to create at its address. */
 struct rst_vma {
@@ -38,6 +52,8 @@ struct rst_vma {
 	uint32_t flags;		/* mmap MAP_* flags (MAP_FIXED added by the blob) */
 	int32_t fd;		/* file to map, -1 for anonymous */
 	uint32_t kind;		/* RST_VMA_* */
+	uint32_t map_prot;	/* PROT_* while pages are filled */
+	uint32_t pad;
 };
 
 /* An address range [start, start + len). */
