@@ -54,18 +54,33 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             resource.setrlimit(res, want)
         except (OSError, ValueError) as e:
             failed += 1
+            kept = _closest(res, lim.cur)
             reason = getattr(e, "strerror", None) or str(e)
             hint = ""
             if isinstance(e, (PermissionError, ValueError)):
                 hint = (" (raising a hard limit needs CAP_SYS_RESOURCE, "
                         "which criu lacks here)")
             ctx.log.warning("task %d: rlimit %s: cannot set soft %s hard %s:"
-                            " %s%s; keeping %s/%s", task.pid, name,
-                            _show(lim.cur), _show(lim.max), reason, hint,
-                            *(_show(v if v >= 0 else RLIM_INFINITY)
-                              for v in resource.getrlimit(res)))
+                            " %s%s; set soft %s hard %s instead", task.pid,
+                            name, _show(lim.cur), _show(lim.max), reason,
+                            hint, *(_show(v) for v in kept))
     task.restorer_args.rlimits = [(r, lim.cur, lim.max) for r, lim in
                                   enumerate(tc.rlimits.rlimits)]
     if failed:
-        ctx.log.warning("task %d: %d rlimits kept criu's values", task.pid,
-                        failed)
+        ctx.log.warning("task %d: %d rlimits could not be restored exactly",
+                        task.pid, failed)
+
+
+def _closest(res: int, soft: int) -> tuple[int, int]:
+    """Keep the hard limit we have, bring the soft one as near as allowed;
+    return the (soft, hard) now in force (RLIM_INFINITY spelled as ours)."""
+    _, hard = resource.getrlimit(res)
+    hard_value = RLIM_INFINITY if hard == resource.RLIM_INFINITY else hard
+    new_soft = min(soft, hard_value)
+    try:
+        resource.setrlimit(res, (_py(new_soft), hard))
+    except (OSError, ValueError):
+        pass
+    cur, hard = resource.getrlimit(res)
+    return tuple(RLIM_INFINITY if v == resource.RLIM_INFINITY else v
+                 for v in (cur, hard))  # type: ignore[return-value]
