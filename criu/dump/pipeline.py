@@ -125,16 +125,15 @@ def _seize_tree(ctx: DumpContext) -> None:
     task = DumpTask(pid=pid, ppid=0, pgid=st.pgid, sid=st.sid,
                     threads=list(seized.threads), core=_new_core(),
                     seized=seized, was_stopped=seized.was_stopped)
-    task._infect = lambda: seized.infect(_parasite_blob())
+    task._infect = lambda: _infect(seized)
     ctx.tasks.append(task)
 
 
-def _parasite_blob() -> Any:
-    default = getattr(compel, "default_parasite", None)
-    if default is None:
-        from compel import infect
-        default = getattr(infect, "default_parasite")
-    return default()
+def _infect(seized: Any) -> Any:
+    """compel's standard parasite in the task, with its typed commands;
+    compel cures it when the task is detached (or killed with it)."""
+    from compel.stdparasite import StdParasite
+    return StdParasite.infect(seized)
 
 
 def _new_core() -> Any:

@@ -110,7 +110,9 @@ class DumpTask:
         return pathlib.Path(f"/proc/{self.pid}")
 
     def parasite(self) -> Any:
-        """The compel parasite in this task, infected on first use.
+        """compel's standard parasite in this task (a StdParasite: typed
+        commands get_misc, get_creds, dump_pages, ...), infected on first
+        use.
 
         The pipeline sets _infect and cures whatever was infected, whether
         the dump succeeds or fails.
