@@ -302,3 +302,45 @@ def test_crfail_test_passes_when_criu_refuses_and_leaves_it_running(tmp_path):
     assert "criu dump failed as expected" in r.stdout
     calls = (tmp_path / "criu-calls").read_text().splitlines()
     assert [c.split()[0] for c in calls] == ["dump"]
+
+
+def _runner_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("zdtm_runner", ZDTM)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_maps_compare_joins_only_what_the_kernel_could_merge():
+    merged = _runner_module().merged_maps
+    split = textwrap.dedent("""\
+        7f00000000-7f00001000 r--p 00010000 08:01 12 /lib/libc.so.6
+        7f00001000-7f00003000 r--p 00011000 08:01 12 /lib/libc.so.6
+        7f00003000-7f00004000 rw-p 00000000 00:00 0
+        7f00004000-7f00005000 rw-p 00000000 00:00 0
+        """)
+    assert merged(split) == [
+        "7f00000000-7f00003000 r--p 00010000 /lib/libc.so.6",
+        "7f00003000-7f00005000 rw-p 00000000"]
+    # Other protections, or a file offset that jumps, stay apart.
+    apart = textwrap.dedent("""\
+        7f00000000-7f00001000 r--p 00010000 08:01 12 /lib/libc.so.6
+        7f00001000-7f00002000 r-xp 00011000 08:01 12 /lib/libc.so.6
+        7f00002000-7f00003000 r-xp 00020000 08:01 12 /lib/libc.so.6
+        """)
+    assert len(merged(apart)) == 3
+
+
+def test_desc_parsing(tmp_path):
+    TestDesc = _runner_module().TestDesc
+    p = tmp_path / "x.desc"
+    p.write_text("{'flavor': 'h', 'flags': 'suid excl', 'opts': '--shell-job',"
+                 " 'args': '--a=1 --b=\"two words\"'}")
+    d = TestDesc.load(p)
+    assert d.flavors == ("h",) and d.flags == {"suid", "excl"}
+    assert d.opts == ("--shell-job",) and d.args == ("--a=1", "--b=two words")
+    assert TestDesc.load(tmp_path / "missing.desc").flavors == ("h", "ns", "uns")
+    p.write_text("{'flavour': 'h'}")
+    with pytest.raises(SystemExit, match="unknown keys"):
+        TestDesc.load(p)
