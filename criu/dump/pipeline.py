@@ -28,8 +28,9 @@ from criu.options import Options
 from criu.resources.base import DumpContext, DumpTask
 
 # Tests make a dump fail at a chosen step to check that the task survives:
-# CRIU_FAULT_INJECT=<step>, a step being "collect", a resource NAME
-# ("files", "fs", ...) meaning "after it", or "images" (before inventory).
+# CRIU_FAULT_INJECT=<step>, a step being "collect", "parasite" (fail with
+# a parasite in every task), a resource NAME ("files", "fs", ...) meaning
+# "after it", or "images" (before inventory).
 FAULT_ENV = "CRIU_FAULT_INJECT"
 
 IMAGES_VERSION = 2          # CRTOOLS_IMAGES_V1_1: what current CRIU writes
@@ -61,6 +62,10 @@ def dump(opts: Options) -> DumpContext:
         progress.step("collecting")
         _collect(ctx)
         _fault("collect")
+        if os.environ.get(FAULT_ENV) == "parasite":
+            for task in ctx.tasks:
+                task.parasite()
+            _fault("parasite")
         modules = resources.load()
         for module in modules:
             progress.step(module.NAME)

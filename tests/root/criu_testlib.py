@@ -83,6 +83,10 @@ class Victim:
         return out
 
     def assert_running_untraced(self) -> None:
+        """Not traced, not stopped, no parasite mapping left, counting."""
+        with open(f"/proc/{self.pid}/maps") as f:
+            maps = f.read()
+        assert "memfd:" not in maps, maps
         st = self.status()
         assert st["TracerPid"] == "0", st["TracerPid"]
         assert st["State"][0] in "RSD", st["State"]   # not stopped (T/t)
@@ -111,5 +115,5 @@ def one_line(text: str) -> str:
 
 
 def iter_steps() -> Iterator[str]:
-    yield from ("collect", "pstree", "task", "files", "fs", "creds",
+    yield from ("collect", "parasite", "pstree", "task", "files", "fs", "creds",
                 "rlimits", "images")
