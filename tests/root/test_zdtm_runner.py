@@ -308,6 +308,7 @@ def _runner_module():
     import importlib.util
     spec = importlib.util.spec_from_file_location("zdtm_runner", ZDTM)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod      # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
