@@ -21,6 +21,7 @@ import struct
 import time
 from typing import Any
 
+from compel.native import memory as nmem
 from compel.native import pagemap as npagemap
 from compel.native import uapi
 from criu.errors import DumpError, RestoreError
@@ -159,54 +160,105 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     ctx.images.write(f"mm-{pid}.img", [mm])
 
 
+class _PageCopier:
+    """Copies page runs of a task into the pages image through one buffer.
+
+    Readable memory goes in batches of up to IOV_MAX runs per
+    process_vm_readv (the fastest copy the kernel offers from another
+    task); memory the task cannot read itself (PROT_NONE with contents)
+    through /proc/PID/mem, whose reads may force access.  The buffer is
+    written out whenever full, so criu's memory stays COPY_CHUNK however
+    big the task is.
+    """
+
+    def __init__(self, pid: int, out_fd: int) -> None:
+        from compel.native._libc import address_of
+        self.pid = pid
+        self.out = out_fd
+        self.buf = bytearray(COPY_CHUNK)
+        self.view = memoryview(self.buf)
+        self.base = address_of(self.buf)
+        self.filled = 0
+        self.batch: list[tuple[int, int]] = []     # remote (addr, len)
+        self.written = 0
+        self.mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+
+    def close(self) -> None:
+        os.close(self.mem_fd)
+
+    def add(self, addr: int, length: int, readable: bool) -> None:
+        while length:
+            if self.filled == COPY_CHUNK:
+                self.flush()
+            n = min(length, COPY_CHUNK - self.filled)
+            if readable:
+                self.batch.append((addr, n))
+                if len(self.batch) == nmem.IOV_MAX:
+                    self._read_batch()
+            else:
+                self._read_batch()
+                self._read_forced(addr, n, self.filled)
+            self.filled += n
+            addr += n
+            length -= n
+
+    def _read_batch(self) -> None:
+        if not self.batch:
+            return
+        total = sum(n for _, n in self.batch)
+        start = self.filled - total
+        got = nmem.process_vm_readv(self.pid, [(self.base + start, total)],
+                                    self.batch)
+        if got != total:
+            # Some page refused (e.g. a race with the kernel): fall back to
+            # forced reads for this batch, which also name the address.
+            at = start
+            for addr, n in self.batch:
+                self._read_forced(addr, n, at)
+                at += n
+        self.batch = []
+
+    def _read_forced(self, addr: int, n: int, at: int) -> None:
+        got = os.preadv(self.mem_fd, [self.view[at:at + n]], addr)
+        if got != n:
+            raise DumpError(f"task {self.pid}: memory: short read of {n} "
+                            f"bytes at {addr:#x} ({got})")
+
+    def flush(self) -> None:
+        self._read_batch()
+        done = 0
+        while done < self.filled:
+            done += os.write(self.out, self.view[done:self.filled])
+        self.written += self.filled
+        self.filled = 0
+
+
 def _dump_pages(ctx: DumpContext, pid: int, vmas: list[vm.Vma],
                 pages_id: int) -> list[tuple[int, int]]:
     """Copy the pages worth keeping into pages-ID.img; return the runs
     (vaddr, nr_pages) in file order."""
     runs: list[tuple[int, int]] = []
-    buf = bytearray(COPY_CHUNK)
-    view = memoryview(buf)
-    filled = 0
     out = ctx.images.open_raw(f"pages-{pages_id}.img", write=True)
     pm_fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY | os.O_CLOEXEC)
-    mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-    written = 0
-
-    def flush() -> None:
-        nonlocal filled, written
-        done = 0
-        while done < filled:
-            done += os.write(out, view[done:filled])
-        written += filled
-        filled = 0
-
+    copier = _PageCopier(pid, out)
     try:
         for v in vmas:
             if not v.dumps_pages:
                 continue
             ctx.stats.pages_scanned += v.size // PAGE_SIZE
+            readable = bool(v.prot & vm.PROT_READ)
             for start, end in npagemap.scan(pm_fd, v.start, v.end,
                                             anyof=_ANYOF, excluded=_EXCLUDED):
                 runs.append((start, (end - start) // PAGE_SIZE))
-                addr = start
-                while addr < end:
-                    if filled == COPY_CHUNK:
-                        flush()
-                    n = min(end - addr, COPY_CHUNK - filled)
-                    got = os.preadv(mem_fd, [view[filled:filled + n]], addr)
-                    if got != n:
-                        raise DumpError(f"task {pid}: memory: short read of "
-                                        f"{n} bytes at {addr:#x} ({got})")
-                    filled += n
-                    addr += n
-        flush()
+                copier.add(start, end - start, readable)
+        copier.flush()
     except OSError as e:
         raise DumpError(f"task {pid}: memory: copying pages: {e}") from e
     finally:
-        os.close(mem_fd)
+        copier.close()
         os.close(pm_fd)
         os.close(out)
-    ctx.stats.pages_written += written // PAGE_SIZE
+    ctx.stats.pages_written += copier.written // PAGE_SIZE
     return runs
 
 
