@@ -32,7 +32,8 @@ from criu.resources.base import DumpContext, DumpTask
 # Tests make a dump fail at a chosen step to check that the task survives:
 # CRIU_FAULT_INJECT=<step>, a step being "collect", "parasite" (fail with
 # a parasite in every task), a resource NAME ("files", "fs", ...) meaning
-# "after it", or "images" (before inventory).
+# "after it", or "images" (before inventory); "stall:<step>" waits there
+# instead (to signal criu mid-dump).
 FAULT_ENV = "CRIU_FAULT_INJECT"
 
 IMAGES_VERSION = 2          # CRTOOLS_IMAGES_V1_1: what current CRIU writes
@@ -136,8 +137,14 @@ def _forget_previous_dump(images: ImageDir) -> None:
 
 
 def _fault(step: str) -> None:
-    if os.environ.get(FAULT_ENV) == step:
+    wanted = os.environ.get(FAULT_ENV)
+    if wanted == step:
         raise DumpError(f"fault injected after step {step} ({FAULT_ENV})")
+    if wanted == "stall:" + step:
+        # For tests that signal criu in the middle of a dump.
+        criu_log.get_logger().warning("stalled after step %s (%s)", step,
+                                      FAULT_ENV)
+        time.sleep(600)
 
 
 # ------------------------------------------------------------------ seize

@@ -4,11 +4,15 @@ traced, not stopped, still computing; the images dir has no inventory.img
 
 from __future__ import annotations
 
+import os
 import pathlib
+import signal
+import subprocess
+import time
 
 import pytest
 
-from criu_testlib import Victim, criu, iter_steps, one_line
+from criu_testlib import CRIU, Victim, criu, iter_steps, one_line
 
 
 @pytest.fixture
@@ -139,3 +143,33 @@ def test_task_facts_in_core(tmp_path: pathlib.Path) -> None:
         v.assert_running_untraced()
     finally:
         v.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_mid_dump_releases_the_task(sig: int, victim: Victim,
+                                           tmp_path: pathlib.Path) -> None:
+    images = tmp_path / "img"
+    images.mkdir()
+    log = images / "dump.log"
+    env = dict(os.environ, CRIU_FAULT_INJECT="stall:files")
+    p = subprocess.Popen([str(CRIU), "dump", "-t", str(victim.pid), "-D",
+                          str(images), "-o", "dump.log", "-v4"], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "stalled after step files" not in (
+                log.read_text() if log.exists() else ""):
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        assert victim.status()["TracerPid"] == str(p.pid)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1
+    assert "dump interrupted" in one_line(err)
+    victim.assert_running_untraced()
+    assert not (images / "inventory.img").exists()
