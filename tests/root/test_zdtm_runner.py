@@ -244,6 +244,9 @@ def test_restore_with_another_pid_is_a_fail_and_is_cleaned_up(tmp_path):
         tmp_path,
         dump="kill -9 $PID; exit 0",
         restore="setsid sleep 600 < /dev/null > /dev/null 2>&1 & "
+                # until the impostor has left criu's session
+                'while [ "$(ps -o sid= -p $! | tr -d " ")" != $! ]; do '
+                "sleep 0.01; done; "
                 f"echo $! > $PIDFILE; echo $! > {impostor}; exit 0")
     r = zdtm("run", "-t", str(t), "--criu-bin", str(criu),
              "--keep-img", "never")
