@@ -106,6 +106,7 @@ def _dump(opts: Options) -> DumpContext:
             if finish is not None:
                 finish(ctx)
         for task in ctx.tasks:
+            images.write(f"ids-{task.pid}.img", [task.ids])
             images.write(f"core-{task.pid}.img", [task.core])
         progress.step("writing images")
         _fault("images")

@@ -87,6 +87,7 @@ def test_leave_running_dump_is_complete(victim: Victim,
     victim.assert_running_untraced()
     names = {p.name for p in images.iterdir()}
     for name in ("inventory.img", "pstree.img", f"core-{victim.pid}.img",
+                 f"ids-{victim.pid}.img",
                  f"fs-{victim.pid}.img", "files.img", "fdinfo-1.img",
                  "stats-dump"):
         assert name in names
@@ -104,6 +105,14 @@ def test_leave_running_dump_is_complete(victim: Victim,
         assert files[fs.root_id].reg.name == "/"
         fds = {e.fd: files[e.id] for e in d.read("fdinfo-1.img")}
         assert fds[0].reg.name == "/dev/null"
+        assert d.read_one(f"ids-{victim.pid}.img") == core.ids
+    # CRIU's own crit explores the directory (it reads ids-PID.img)
+    import os
+    if os.path.exists("/usr/bin/crit"):
+        out = subprocess.run(["/usr/bin/crit", "x", str(images), "fds"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert "0: /dev/null" in out.stdout
 
 
 def test_leave_stopped(victim: Victim, tmp_path: pathlib.Path) -> None:
