@@ -53,6 +53,9 @@ SIOCINQ = 0x541B
 SIOCOUTQ = 0x5411
 SIOCOUTQNSD = 0x894B
 
+# IPv6 sticky options as control messages (linux/in6.h); see repair.resync_mss.
+IPV6_2292PKTOPTIONS = 6
+
 # Socket buffer sizes beyond net.core.[rw]mem_max (need CAP_NET_ADMIN).
 SO_SNDBUFFORCE = 32
 SO_RCVBUFFORCE = 33

@@ -169,3 +169,22 @@ def ensure_buffer(sock: socket.socket, size_opt: int, force_opt: int, payload: i
     if sock.getsockopt(socket.SOL_SOCKET, size_opt) >= want:
         return
     sock.setsockopt(socket.SOL_SOCKET, force_opt, want // 2)
+
+
+def resync_mss(sock: socket.socket) -> None:
+    """Make the kernel recompute the segment size of a repaired socket.
+
+    connect() in repair mode sizes segments with the default MSS clamp;
+    neither TCP_REPAIR_OPTIONS nor TCP_REPAIR_WINDOW redo that, so a
+    restored connection would send small segments (or, with a small peer
+    window, too big ones). Replacing the IP-level options — with nothing —
+    makes the kernel compute it again from the path MTU, the restored
+    clamp and the restored window, and changes nothing else.
+    """
+    if sock.family == socket.AF_INET6:
+        # An options buffer holding one control message that IPv6 ignores
+        # (not SOL_IPV6): the installed option set stays empty.
+        empty = struct.pack("@NiI", struct.calcsize("@NiI"), socket.IPPROTO_TCP, 0)
+        sock.setsockopt(socket.IPPROTO_IPV6, kernel.IPV6_2292PKTOPTIONS, empty)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"")

@@ -74,8 +74,6 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
             repair.set_uint(s, kernel.TCP_TIMESTAMP, st.timestamp)
     with _step(where, f"restore the receive queue ({len(st.recv_queue)} bytes)"):
         repair.fill_queue(s, kernel.TCP_RECV_QUEUE, st.recv_queue)
-    with _step(where, f"restore the sent, unacknowledged data ({len(sent)} bytes)"):
-        repair.fill_queue(s, kernel.TCP_SEND_QUEUE, sent)
     if st.window is not None:
         with _step(where, "restore the window"):
             w = st.window
@@ -84,6 +82,13 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
             repair.set_window(s, kernel.TcpRepairWindow(
                 w.snd_wl1, w.snd_wnd, w.max_window,
                 (w.rcv_wnd + fin_received) & 0xFFFFFFFF, (w.rcv_wup - fin_received) & 0xFFFFFFFF))
+    # Segments are cut to the size computed at connect() from the default
+    # MSS clamp; compute it again from the restored clamp and window before
+    # the send queue is cut into segments.
+    with _step(where, "recompute the segment size"):
+        repair.resync_mss(s)
+    with _step(where, f"restore the sent, unacknowledged data ({len(sent)} bytes)"):
+        repair.fill_queue(s, kernel.TCP_SEND_QUEUE, sent)
     with _step(where, f"restore the FINs of state {st.state}"):
         _restore_fins(s, st, send_head)
     with _step(where, "restore TCP_NODELAY/TCP_CORK"):

@@ -210,6 +210,7 @@ def checkpoint_mid_stream(family: int, host: str, where: str) -> dict[str, Any]:
              str(DOWN_SIZE - DOWN_READ_EARLY)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
+    mss_before = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
     state = soccr.save(client)
     report = {
         "recv_queue_ok": state.recv_queue == down[DOWN_READ_EARLY:DOWN_SENT_EARLY],
@@ -238,6 +239,8 @@ def checkpoint_mid_stream(family: int, host: str, where: str) -> dict[str, Any]:
         restored = soccr.restore(soccr.TcpState.from_dict(state.to_dict()))
         restored.settimeout(IO_TIMEOUT)
         report["restored_local"] = restored.getsockname()[:2]
+        # Outside repair mode TCP_MAXSEG reports the segment size in use.
+        report["mss"] = (mss_before, restored.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
         server_thread.start()
         got_down += duplex(restored, up[up_sent:], DOWN_SIZE - DOWN_READ_EARLY)
         restored.close()
@@ -263,6 +266,7 @@ def test_connection_moves_mid_stream_with_both_queues_full(family, host, where):
         assert r["child_restored"] == "restored" and r["child_rc"] == 0
     else:
         assert r["restored_local"] == r["local_before"]
+        assert r["mss"][1] == r["mss"][0], "restored socket cuts segments to another size"
     assert r["down_ok"], "server -> client stream damaged"
     assert r["up_ok"], "client -> server stream damaged"
 
