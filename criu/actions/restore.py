@@ -50,17 +50,22 @@ def check_pids_free(opts: Options) -> None:
                 if comm is not None:
                     raise RestoreError(
                         f"task {entry.pid}: PID {pid} is already taken by a "
-                        f"running process ({comm}); cannot restore it")
+                        f"process ({comm}); cannot restore it")
 
 
 def _comm_of(pid: int) -> str | None:
+    """What holds pid, for the message; None if it is free."""
     try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
     except FileNotFoundError:
         return None
     except OSError:
         return "?"
+    comm = text[text.index("(") + 1:text.rindex(")")]
+    if text[text.rindex(")") + 2:].startswith("Z"):
+        return f"{comm}, a zombie its parent has not reaped yet"
+    return comm
 
 
 def run(command: str, argv: list[str]) -> int:
