@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             print(USAGE, end="", file=sys.stderr)
             return 1
         if argv[0].startswith("-"):
+            # Options may come before the command, as getopt allows.
+            at = next((i for i, a in enumerate(argv) if a in ACTIONS), None)
+            if at is not None:
+                argv = [argv[at], *argv[:at], *argv[at + 1:]]
+        if argv[0].startswith("-"):
             top = build_parser().parse_args(argv)
             if top.version:
                 print(f"Version: {VERSION}")

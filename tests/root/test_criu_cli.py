@@ -17,6 +17,11 @@ def test_help_and_version() -> None:
     assert r.returncode == 0 and r.stdout.startswith("Version: ")
 
 
+def test_options_before_the_command() -> None:
+    r = criu("--feature", "memfd", "check")
+    assert r.returncode == 0 and r.stdout.strip() == "memfd is supported"
+
+
 def test_no_command_is_a_usage_error() -> None:
     r = criu()
     assert r.returncode == 1
