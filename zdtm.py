@@ -220,13 +220,21 @@ def alive(pid: int) -> bool:
     return st is not None and st[0] not in ("Z", "X")
 
 
-def my_children() -> set[int]:
-    """All children of this process, whichever of its threads they hang on."""
+def children_of(pid: int) -> set[int]:
+    """All children of pid, whichever of its threads they hang on."""
     kids: set[int] = set()
-    for tid in os.listdir("/proc/self/task"):
-        text = read_proc(os.getpid(), f"task/{tid}/children") or ""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return kids
+    for tid in tids:
+        text = read_proc(pid, f"task/{tid}/children") or ""
         kids.update(int(p) for p in text.split())
     return kids
+
+
+def my_children() -> set[int]:
+    return children_of(os.getpid())
 
 
 def session_members(sid: int) -> list[int]:
@@ -385,7 +393,6 @@ class Result:
     flavor: str
     verdict: str                  # PASS | FAIL | SKIP
     reason: str = ""
-    log: list[str] = dataclasses.field(default_factory=list)
 
 
 class TestRun:
@@ -446,7 +453,10 @@ class TestRun:
         try:
             rc = p.wait(timeout=START_TIMEOUT)
         except subprocess.TimeoutExpired:
-            kill_and_reap([p.pid])
+            # The parent and the daemon it forked (already in its own
+            # session, so found as the parent's child).
+            kill_and_reap([p.pid, *children_of(p.pid)])
+            p.wait()
             raise TestFailed(f"start: not ready after {START_TIMEOUT:.0f}s")
         if rc != 0:
             raise TestFailed(f"start: the test exited with {rc} before it "
