@@ -88,6 +88,13 @@ def _fown() -> Any:
     return fown_pb2.fown_entry(uid=0, euid=0, signum=0, pid_type=0, pid=0)
 
 
+def _size_matters(flags: int) -> bool:
+    """Whether restore insists on the dumped size (CRIU's rule): not for a
+    write-only append file, a log others may keep writing to."""
+    return not ((flags & os.O_ACCMODE) == os.O_WRONLY and
+                flags & os.O_APPEND)
+
+
 def add_reg_file(ctx: DumpContext, path: str, flags: int, pos: int = 0,
                  mnt_id: int = -1, st: Optional[os.stat_result] = None) -> int:
     """Add a regular-file entry to files.img; return its id.
@@ -101,7 +108,7 @@ def add_reg_file(ctx: DumpContext, path: str, flags: int, pos: int = 0,
                                      fown=_fown(), name=path, mnt_id=mnt_id)
     if st is not None:
         rfe.mode = st.st_mode
-        if stat.S_ISREG(st.st_mode):
+        if stat.S_ISREG(st.st_mode) and _size_matters(flags):
             rfe.size = st.st_size
     _state(ctx).files.append(fdinfo_pb2.file_entry(type=FD_REG, id=file_id,
                                                    reg=rfe))
