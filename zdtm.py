@@ -53,8 +53,11 @@ def _reexec_in_venv() -> None:
     if pathlib.Path(sys.prefix).resolve() == VENV.resolve():
         return
     python = VENV / "bin" / "python"
-    if not python.exists():
-        sys.exit(f"zdtm.py: {python} is missing: run `make` in {REPO} first")
+    if not os.access(python, os.X_OK):
+        if os.geteuid() == 0:
+            sys.exit(f"zdtm.py: {python} is missing: run `make` in {REPO} "
+                     "first")
+        return      # another user: `list` works, `run` says it needs root
     os.execv(str(python), [str(python), str(pathlib.Path(__file__).resolve()),
                            *sys.argv[1:]])
 
@@ -63,7 +66,6 @@ if __name__ == "__main__":
     _reexec_in_venv()
 
 sys.path.insert(0, str(REPO))
-from compel.native.prctl import PR_SET_CHILD_SUBREAPER, prctl  # noqa: E402
 
 # Credentials of non-root tests: the numbers CRIU's runner uses.
 ZDTM_UID = 18943
@@ -752,6 +754,9 @@ class Runner:
         return f"tasks left behind (reparented to the runner): {sorted(kids)}"
 
     def run(self, tests: list[ZdtmTest], run_all: bool) -> int:
+        from compel.native.prctl import PR_SET_CHILD_SUBREAPER, prctl
+
+        # Orphans (daemonized tests, restored tasks) become our children.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
         pairs = list(self.plan(tests, run_all))
         if not self.opts.nocr and pairs and not self.opts.criu.exists():
