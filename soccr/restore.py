@@ -25,10 +25,12 @@ _STATE_WAIT = 2.0  # seconds for a locally injected segment to be processed
 def restore(state: TcpState) -> socket.socket:
     """A new connected socket that carries the saved connection on.
 
-    Needs CAP_NET_ADMIN. The local address may still be held by another
-    socket (for instance a listener): repair mode binds regardless. The
-    peer must not have seen the original go away, i.e. it was released
-    with close=True and no packet of the peer was answered in between.
+    Needs CAP_NET_ADMIN, and CAP_NET_RAW for a half-closed connection
+    (its FINs are replayed through a raw socket). The local address may
+    still be held by another socket (for instance a listener): repair mode
+    binds regardless. The peer must not have seen the original go away,
+    i.e. it was released with close=True and no packet of the peer was
+    answered in between.
     """
     if state.state not in kernel.CONNECTED_STATES:
         raise UnsupportedStateError(
@@ -90,7 +92,7 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
     with _step(where, f"restore the sent, unacknowledged data ({len(sent)} bytes)"):
         repair.fill_queue(s, kernel.TCP_SEND_QUEUE, sent)
     with _step(where, f"restore the FINs of state {st.state}"):
-        _restore_fins(s, st, send_head)
+        _restore_fins(s, st, send_head, where)
     with _step(where, "restore TCP_NODELAY/TCP_CORK"):
         repair.set_uint(s, kernel.TCP_NODELAY, int(st.nodelay))
         repair.set_uint(s, kernel.TCP_CORK, int(st.cork))
@@ -102,7 +104,7 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
             s.sendall(unsent)
 
 
-def _restore_fins(s: socket.socket, st: TcpState, send_head: int) -> None:
+def _restore_fins(s: socket.socket, st: TcpState, send_head: int, where: str) -> None:
     """Bring an ESTABLISHED socket to the saved half-closed state.
 
     Our FIN is queued by shutdown() with the send queue selected, so the
@@ -116,17 +118,17 @@ def _restore_fins(s: socket.socket, st: TcpState, send_head: int) -> None:
     window = st.window.snd_wnd >> st.snd_wscale if st.window else 0xFFFF
     if st.state in ("FIN_WAIT1", "FIN_WAIT2", "CLOSING"):
         _queue_fin(s)
-        _expect_state(s, "FIN_WAIT1")
+        _expect_state(s, "FIN_WAIT1", where)
     if st.state in kernel.FIN_RECEIVED_STATES:
         inject.send_segment(st.family, st.local, st.peer, seq=st.rcv_seq - 1, ack=send_head,
                             flags=inject.TCP_FIN | inject.TCP_ACK, window=window)
-        _expect_state(s, "CLOSING" if st.state == "CLOSING" else "CLOSE_WAIT")
+        _expect_state(s, "CLOSING" if st.state == "CLOSING" else "CLOSE_WAIT", where)
     if st.state == "LAST_ACK":
         _queue_fin(s)
     if st.state == "FIN_WAIT2":
         inject.send_segment(st.family, st.local, st.peer, seq=st.rcv_seq, ack=st.snd_seq,
                             flags=inject.TCP_ACK, window=window)
-    _expect_state(s, st.state)
+    _expect_state(s, st.state, where)
 
 
 def _queue_fin(s: socket.socket) -> None:
@@ -134,7 +136,7 @@ def _queue_fin(s: socket.socket) -> None:
     s.shutdown(socket.SHUT_WR)
 
 
-def _expect_state(s: socket.socket, name: str) -> None:
+def _expect_state(s: socket.socket, name: str, where: str) -> None:
     """Wait until the kernel has processed an injected segment (it is local)."""
     deadline = time.monotonic() + _STATE_WAIT
     while True:
@@ -142,7 +144,8 @@ def _expect_state(s: socket.socket, name: str) -> None:
         if now == name:
             return
         if time.monotonic() > deadline:
-            raise RestoreError(f"socket is in state {now} instead of {name}")
+            raise RestoreError(f"restore {where}: the new socket is in state {now} "
+                               f"instead of {name}")
         time.sleep(0.001)
 
 
