@@ -1,0 +1,290 @@
+"""Dump and restore real processes: the address space comes back identical
+(/proc/PID/maps line for line, memory byte for byte), the task continues,
+and a restore that fails leaves no task behind and the images untouched.
+
+The test process makes itself a child subreaper so that restored tasks
+(whose parent, criu, exits with -d) are its children: it kills and reaps
+every task it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from compel.native import prctl as nprctl
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CRIU = str(ROOT / ".venv" / "bin" / "criu")
+PAGE = 4096
+SKIP_NAMES = ("[stack]", "[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]")
+
+VICTIM_C = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define P 4096UL
+
+static void *map(size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		exit(2);
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned char *rw = map(64 * P, PROT_READ | PROT_WRITE);
+	unsigned char *ro = map(16 * P, PROT_READ | PROT_WRITE);
+	unsigned char *none = map(4 * P, PROT_READ | PROT_WRITE);
+	unsigned char *sparse = map(256 * P, PROT_READ | PROT_WRITE);
+	unsigned char *big, *moved, *file;
+	volatile unsigned long *counter;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < 64 * P; i++)
+		rw[i] = (unsigned char)(i * 13 + 7);
+	memset(ro, 0xa5, 16 * P);
+	mprotect(ro, 16 * P, PROT_READ);
+	memset(none, 0x3c, 4 * P);
+	mprotect(none, 4 * P, PROT_NONE);
+	for (i = 0; i < 256; i += 17)
+		sparse[i * P + 5] = (unsigned char)i;		/* a few pages */
+	(void)*(volatile unsigned char *)(sparse + 100 * P);	/* zero page */
+
+	/* An mremap'd block right after a look-alike: the kernel keeps two. */
+	big = map(32 * P, PROT_READ | PROT_WRITE);
+	memset(big, 1, 32 * P);
+	moved = map(8 * P, PROT_READ | PROT_WRITE);
+	memset(moved, 2, 8 * P);
+	munmap(big + 16 * P, 16 * P);
+	moved = mremap(moved, 8 * P, 8 * P, MREMAP_MAYMOVE | MREMAP_FIXED,
+		       big + 16 * P);
+	if (moved == MAP_FAILED)
+		return 3;
+
+	/* A private file mapping with one page changed (copy on write). */
+	fd = open(argv[0], O_RDONLY);
+	file = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (file == MAP_FAILED)
+		return 4;
+	close(fd);
+	file[100] ^= 0xff;
+
+	counter = map(P, PROT_READ | PROT_WRITE);
+	/* The thread's TLS (errno, glibc's rseq area) legitimately changes. */
+	printf("ready %lx %lx\n", (unsigned long)counter,
+	       (unsigned long)__builtin_thread_pointer());
+	fflush(stdout);
+	for (;;) {
+		(*counter)++;
+		usleep(1000);
+	}
+}
+"""
+
+PY_LOOP = """
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+data = [x * 3 for x in range(300000)]          # a heap that moves (mremap)
+i = 0
+while True:
+    i += 1
+    os.pwrite(fd, b"%12d" % i, 0)
+    time.sleep(0.002)
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def subreaper() -> None:
+    nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1)
+
+
+@pytest.fixture(scope="module")
+def victim_exe(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    tmp = tmp_path_factory.mktemp("memcpu-victim")
+    src = tmp / "victim.c"
+    src.write_text(VICTIM_C)
+    exe = tmp / "victim"
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True)
+    return exe
+
+
+def criu(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CRIU, *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def wait_for(predicate, what: str, limit: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting: {what}")
+        time.sleep(0.01)
+
+
+def kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def maps(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read().splitlines()
+
+
+def memory_digests(pid: int, skip: set[int],
+                   mask: tuple[int, int] = (0, 0)) -> dict[str, str]:
+    """sha256 of every private mapping's bytes (forced read, PROT_NONE too),
+    except the stack (the sigframe lands below sp), mappings starting at
+    `skip`, and the bytes of `mask` (addr, len), zeroed before hashing:
+    the thread's TLS, where the kernel updates the rseq area and an
+    interrupted sleep leaves EINTR in errno."""
+    out = {}
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    try:
+        for line in maps(pid):
+            fields = line.split()
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            name = fields[5] if len(fields) > 5 else ""
+            if name in SKIP_NAMES or start in skip or fields[1][3] == "s":
+                continue
+            h = hashlib.sha256()
+            for off in range(start, end, 1 << 20):
+                chunk = bytearray(os.pread(fd, min(1 << 20, end - off), off))
+                lo = max(mask[0], off)
+                hi = min(mask[0] + mask[1], off + len(chunk))
+                if lo < hi:
+                    chunk[lo - off:hi - off] = bytes(hi - lo)
+                h.update(chunk)
+            out[fields[0]] = h.hexdigest()
+    finally:
+        os.close(fd)
+    return out
+
+
+def dir_digest(path: pathlib.Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.iterdir()) if p.is_file()}
+
+
+def start_victim(exe: pathlib.Path,
+                 tmp: pathlib.Path) -> tuple[subprocess.Popen, int, int]:
+    out = tmp / "victim.out"
+    with open(out, "w") as f:
+        proc = subprocess.Popen([str(exe)], stdin=subprocess.DEVNULL,
+                                stdout=f, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    wait_for(lambda: out.read_text().endswith("\n"), "victim ready")
+    words = out.read_text().split()
+    return proc, int(words[1], 16), int(words[2], 16)
+
+
+def read_counter(pid: int, addr: int) -> int:
+    with open(f"/proc/{pid}/mem", "rb") as f:
+        f.seek(addr)
+        return int.from_bytes(f.read(8), "little")
+
+
+def test_address_space_identical_and_task_continues(
+        victim_exe: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    proc, counter, tp = start_victim(victim_exe, tmp_path)
+    pid = proc.pid
+    tls = (tp - PAGE, 2 * PAGE)
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        maps_before = maps(pid)
+        mem_before = memory_digests(pid, {counter}, tls)
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()                     # criu killed it: reap the zombie
+        res = criu("restore", "-D", str(images), "-d")
+        assert res.returncode == 0, res.stderr
+        assert os.path.exists(f"/proc/{pid}")
+        assert maps(pid) == maps_before
+        assert memory_digests(pid, {counter}, tls) == mem_before
+        first = read_counter(pid, counter)
+        wait_for(lambda: read_counter(pid, counter) > first + 10,
+                 "the restored task counting on")
+        with open(f"/proc/{pid}/status") as f:
+            assert "TracerPid:\t0" in f.read()
+    finally:
+        kill_and_reap(pid)
+
+
+def test_python_interpreter_loop_continues(tmp_path: pathlib.Path) -> None:
+    counter = tmp_path / "counter"
+    counter.write_bytes(b" " * 12)
+    script = tmp_path / "loop.py"
+    script.write_text(PY_LOOP)
+    proc = subprocess.Popen([sys.executable, str(script), str(counter)],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    pid = proc.pid
+
+    def value() -> int:
+        text = counter.read_bytes().strip()
+        return int(text) if text else 0
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        wait_for(lambda: value() > 5, "python loop running")
+        maps_before = maps(pid)
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()
+        at_dump = value()
+        res = criu("restore", "-D", str(images), "-d")
+        assert res.returncode == 0, res.stderr
+        assert maps(pid) == maps_before
+        wait_for(lambda: value() > at_dump + 20, "python loop continuing")
+    finally:
+        kill_and_reap(pid)
+
+
+def test_failed_restore_leaves_nothing(victim_exe: pathlib.Path,
+                                       tmp_path: pathlib.Path) -> None:
+    proc, _, _ = start_victim(victim_exe, tmp_path)
+    pid = proc.pid
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()
+        pages = images / "pages-1.img"
+        with open(pages, "r+b") as f:           # lose the second half
+            f.truncate(pages.stat().st_size // 2)
+        before = dir_digest(images)
+        res = criu("restore", "-D", str(images), "-d")
+        assert res.returncode == 1
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "read pages" in lines[0], res.stderr
+        assert "Traceback" not in res.stderr
+        assert not os.path.exists(f"/proc/{pid}")
+        assert dir_digest(images) == before
+    finally:
+        kill_and_reap(pid)
