@@ -311,8 +311,8 @@ def resume_in_place() -> dict[str, Any]:
     client, server = connected_pair(socket.AF_INET6, "::1")
     server.sendall(b"unread")
     wait_for(lambda: outq(server) == 0, "the server's data to be acknowledged")
-    state = soccr.save(client)
-    soccr.release(client, close=False)
+    state = soccr.save(client.fileno())
+    soccr.release(client.fileno(), close=False)
     client.sendall(b"still here")
     r = {"saved_recv": state.recv_queue, "server_got": recv_exact(server, 10),
          "client_got": recv_exact(client, 6), "state": tcp_state(client)}
@@ -334,15 +334,20 @@ def restore_over_a_held_port() -> dict[str, Any]:
     with socket.create_server(("127.0.0.1", 0)) as srv:
         client = socket.create_connection(srv.getsockname(), timeout=IO_TIMEOUT)
         accepted, _ = srv.accept()
-        accepted.settimeout(IO_TIMEOUT)
-        state = soccr.save(accepted)  # local port == the listener's port
-        soccr.release(accepted)
+        fd = accepted.detach()  # a plain descriptor works as well as a socket object
+        state = soccr.save(fd)  # local port == the listener's port
+        soccr.release(fd)
+        try:
+            os.fstat(fd)
+            fd_closed = False
+        except OSError:
+            fd_closed = True
         restored = soccr.restore(state)
         restored.settimeout(IO_TIMEOUT)
         client.sendall(b"ping")
         got = recv_exact(restored, 4)
         restored.sendall(b"pong")
-        r = {"got": got, "reply": recv_exact(client, 4),
+        r = {"got": got, "reply": recv_exact(client, 4), "fd_closed": fd_closed,
              "same_port": restored.getsockname()[1] == srv.getsockname()[1]}
         restored.close()
         client.close()
@@ -351,7 +356,7 @@ def restore_over_a_held_port() -> dict[str, Any]:
 
 def test_restore_binds_a_port_still_held_by_a_listener():
     r = in_new_netns(restore_over_a_held_port)
-    assert r == {"got": b"ping", "reply": b"pong", "same_port": True}
+    assert r == {"got": b"ping", "reply": b"pong", "fd_closed": True, "same_port": True}
 
 
 # -- half-closed and closing connections ----------------------------------------
@@ -467,6 +472,20 @@ def test_half_closed_connection_moves_with_its_fins(state, family, host):
     assert saved_state == state
     assert moved_ok, "the moved socket did not get the peer's data and FIN"
     assert peer_ok, "the peer did not get our data and FIN"
+
+
+@pytest.mark.parametrize("state", ["CLOSE_WAIT", "FIN_WAIT2"])
+def test_half_closed_ipv4_mapped_ipv6_connection(state):
+    """An IPv6 socket talking IPv4: the replayed segment must be an IPv4 packet."""
+    def scenario():
+        client, server = connected_pair(socket.AF_INET6, "::ffff:127.0.0.1")
+        try:
+            st, moved_ok, peer_ok = HALF_CLOSED[state](client, server)
+        finally:
+            server.close()
+        return st.state, st.family, st.local[0], moved_ok, peer_ok
+
+    assert in_new_netns(scenario) == (state, socket.AF_INET6, "::ffff:127.0.0.1", True, True)
 
 
 # -- refusals ------------------------------------------------------------------

@@ -182,3 +182,24 @@ def test_soccr_does_not_import_criu_or_compel():
     out = subprocess.run([sys.executable,
                           "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("src, dst", [("127.0.0.1", "127.0.0.2"), ("fe80::1", "::1")])
+def test_injected_segment_header_checksums(src, dst):
+    import ipaddress
+    import struct
+    from soccr import inject
+    a, b = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    tcp = inject._tcp_header(a, b, 5000, 40000, 0xFFFFFFFF + 2, 7,
+                             inject.TCP_FIN | inject.TCP_ACK, 1 << 20)
+    sport, dport, seq, ack, off, flags, window = struct.unpack("!HHIIBBH", tcp[:16])
+    assert (sport, dport, seq, ack) == (5000, 40000, 1, 7)  # sequence numbers wrap
+    assert (off >> 4, flags, window) == (5, 0x11, 0xFFFF)  # window clamped to 16 bits
+    # Summing a segment with its pseudo-header and checksum gives zero.
+    if a.version == 4:
+        pseudo = a.packed + b.packed + struct.pack("!BBH", 0, 6, len(tcp))
+        assert len(inject._ipv4_header(a, b, len(tcp))) == 20
+    else:
+        pseudo = a.packed + b.packed + struct.pack("!I3xB", len(tcp), 6)
+        assert len(inject._ipv6_header(a, b, len(tcp))) == 40
+    assert inject._checksum(pseudo + tcp) == 0
