@@ -1,13 +1,13 @@
 # criu build rules: the restorer blob, built with compel's blob tooling.
 RESTORER_BLOB := criu/restorer/restorer.blob
-RESTORER_SRC  := criu/restorer/restorer.c criu/restorer/restorer.h
+RESTORER_DEPS := criu/restorer/restorer.c criu/restorer/restorer.h \
+	$(wildcard compel/runtime/*.c compel/include/compel/*.h \
+		   compel/arch/x86/include/compel/asm/*.h \
+		   compel/arch/x86/blob.lds compel/arch/x86/syscalls.tbl \
+		   compel/build.py compel/elf.py compel/blob.py)
 
-$(RESTORER_BLOB): $(RESTORER_SRC) $(STAMP_VENV) compel/build.py \
-		compel/arch/x86/syscalls.tbl $(wildcard compel/runtime/*.c) \
-		$(wildcard compel/include/compel/*.h)
-	$(PY) -c 'import sys; from compel.build import build; \
-		build(sys.argv[2:], sys.argv[1], includes=["criu/restorer"])' \
-		$@ criu/restorer/restorer.c
+$(RESTORER_BLOB): $(RESTORER_DEPS) $(STAMP_VENV)
+	$(VENV)/bin/compel build -I criu/restorer -o $@ criu/restorer/restorer.c
 
 BUILD += $(RESTORER_BLOB)
 CLEAN += $(RESTORER_BLOB)
