@@ -3,7 +3,8 @@
 
     ./zdtm.py run -t static/env00          one test (repeat -t for more)
     ./zdtm.py run -a --keep-going -p 2     every test, two at a time
-    ./zdtm.py run -t static/env00 --nocr   no checkpoint: the test checks itself
+    ./zdtm.py run -t static/env00 --nocr   no checkpoint: the test checks
+                                           itself
     ./zdtm.py list                         the tests, their flavours and flags
 
 A run of one test: start it (the test daemonizes and writes its pidfile
@@ -114,13 +115,15 @@ class TestDesc:
         try:
             raw = ast.literal_eval(path.read_text())
         except (ValueError, SyntaxError) as e:
-            raise SystemExit(f"zdtm.py: {path}: not a Python literal dict: {e}")
+            raise SystemExit(f"zdtm.py: {path}: not a Python literal "
+                             f"dict: {e}")
         if not isinstance(raw, dict):
             raise SystemExit(f"zdtm.py: {path}: not a dict")
         unknown = set(raw) - {"flavor", "flags", "opts", "feature", "arch",
                               "args", "deps"}
         if unknown:
-            raise SystemExit(f"zdtm.py: {path}: unknown keys {sorted(unknown)}")
+            raise SystemExit(f"zdtm.py: {path}: unknown keys "
+                             f"{sorted(unknown)}")
         return cls(flavors=tuple(raw.get("flavor", " ".join(FLAVORS)).split()),
                    flags=frozenset(raw.get("flags", "").split()),
                    opts=tuple(shlex.split(raw.get("opts", ""))),
@@ -546,7 +549,8 @@ class TestRun:
             if status is None:
                 raise TestFailed(f"dump: the test {self.pid} is still "
                                  "running after criu dump", ddir / "dump.log")
-            self.out(f"Dumped task {self.pid} is gone ({describe_status(status)})")
+            self.out(f"Dumped task {self.pid} is gone "
+                     f"({describe_status(status)})")
 
             pidfile = ddir / "restore.pid"
             self.criu("restore", ddir, ["--restore-detached",
@@ -567,7 +571,8 @@ class TestRun:
             sid = session_of(self.pid)
             if sid != self.sid:
                 raise TestFailed(f"restore: pid {self.pid} is in session "
-                                 f"{sid}, not {self.sid}", ddir / "restore.log")
+                                 f"{sid}, not {self.sid}",
+                                 ddir / "restore.log")
 
     def stop(self) -> None:
         """SIGTERM the test, reap it and read its verdict."""
@@ -578,7 +583,8 @@ class TestRun:
             if is_zombie(self.pid) or not alive(self.pid):
                 raise TestFailed(f"stop: pid {self.pid} exited but is not "
                                  "our child (not reparented to the runner)")
-            raise TestFailed(f"stop: the test did not exit {STOP_TIMEOUT:.0f}s "
+            raise TestFailed("stop: the test did not exit "
+                             f"{STOP_TIMEOUT:.0f}s "
                              "after SIGTERM")
         pid, self.pid = self.pid, 0
         left = session_members(self.sid)

@@ -193,7 +193,7 @@ def test_criu_failure_is_a_fail_with_log_tail_and_nothing_left(tmp_path):
     t = build_test(tmp_path, "sleep00", SLEEPER)
     criu = fake_criu(tmp_path,
                      dump='echo "Error (fake): cannot dump pid $PID" > $LOG; '
-                          'echo $PID > ' + str(tmp_path / "dumped") + '; exit 1')
+                          f'echo $PID > {tmp_path / "dumped"}; exit 1')
     r = zdtm("run", "-t", str(t), "--criu-bin", str(criu),
              "--keep-img", "never")
     assert r.returncode == 1, r.stdout
@@ -344,7 +344,8 @@ def test_desc_parsing(tmp_path):
     d = TestDesc.load(p)
     assert d.flavors == ("h",) and d.flags == {"suid", "excl"}
     assert d.opts == ("--shell-job",) and d.args == ("--a=1", "--b=two words")
-    assert TestDesc.load(tmp_path / "missing.desc").flavors == ("h", "ns", "uns")
+    missing = TestDesc.load(tmp_path / "missing.desc")
+    assert missing.flavors == ("h", "ns", "uns")
     p.write_text("{'flavour': 'h'}")
     with pytest.raises(SystemExit, match="unknown keys"):
         TestDesc.load(p)
