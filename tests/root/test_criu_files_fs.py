@@ -136,3 +136,43 @@ def test_files_and_fs_round_trip(tmp_path: pathlib.Path) -> None:
     assert got["umask"] == 0o027
     assert got["pipe"] == "pipedata"
     assert got["fds"] == before
+
+
+def test_files_and_fs_full_restore(tmp_path: pathlib.Path) -> None:
+    """The same task through a real `criu dump` + `criu restore -d`."""
+    (tmp_path / "sub").mkdir()
+    v = subprocess.Popen([sys.executable, "-c", VICTIM, str(tmp_path)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    images = tmp_path / "img"
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists():
+            assert v.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        before = _view(v.pid)
+        r = criu("dump", "-t", str(v.pid), "-D", str(images))
+        assert r.returncode == 0, r.stderr
+        v.wait(timeout=30)
+    finally:
+        if v.poll() is None:
+            v.kill()
+            v.wait()
+    while os.path.exists(f"/proc/{v.pid}"):
+        assert time.monotonic() < deadline + 30
+        time.sleep(0.01)
+    r = criu("restore", "-D", str(images), "-d", "-o", "restore.log", "-v4")
+    assert r.returncode == 0, r.stderr
+    try:
+        assert _view(v.pid) == before
+        assert os.readlink(f"/proc/{v.pid}/cwd") == str(tmp_path / "sub")
+        with open(f"/proc/{v.pid}/status") as f:
+            assert "Umask:\t0027\n" in f.read()
+        # the pipe's buffered data came back (read through our own end)
+        fd = os.open(f"/proc/{v.pid}/fd/5", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert os.read(fd, 100) == b"pipedata"
+        finally:
+            os.close(fd)
+    finally:
+        os.kill(v.pid, 9)
