@@ -32,6 +32,7 @@ from criu.options import Options
 from criu.resources.base import RestoreContext, RestoreTask
 from criu.restore import restorer
 
+TASK_STOPPED = 3            # task_core_entry.task_state (CRIU's value)
 NR_MUNMAP = 11
 NR_RT_SIGRETURN = 15
 SYSCALL_INSN = b"\x0f\x05"
@@ -66,6 +67,8 @@ def restore(opts: Options) -> RestoreContext:
     started = time.monotonic()
     pid = _create(ctx, task, blob)
     ctx.stats.restore_time = time.monotonic() - started
+    ctx.stats.pages_restored = sum(
+        e.nr_pages for e in ctx.images.read(f"pagemap-{task.pid}.img")[1:])
     logger.info("Restore finished successfully. Tasks resumed.")
     if opts.pidfile:
         _write_pidfile(opts, pid)
@@ -255,7 +258,9 @@ def _finish(ctx: RestoreContext, task: RestoreTask, pid: int) -> None:
     final.rax = NR_RT_SIGRETURN
     final.orig_rax = 0xFFFFFFFFFFFFFFFF
     _set_regs(pid, final)
-    pt.detach(pid, 0)
+    # A task dumped in a group stop stops again before its first step.
+    stopped = task.core.tc.task_state == TASK_STOPPED
+    pt.detach(pid, signal.SIGSTOP if stopped else 0)
 
 
 def _syscall_ip_cached(ctx: RestoreContext, task: RestoreTask,
