@@ -5,6 +5,7 @@
     ./zdtm.py run -a --keep-going -p 2     every test, two at a time
     ./zdtm.py run -t static/env00 --nocr   no checkpoint: the test checks
                                            itself
+    ./zdtm.py run -T 'maps|fpu' -x maps01  tests matching a regex, minus some
     ./zdtm.py list                         the tests, their flavours and flags
 
 A run of one test: start it (the test daemonizes and writes its pidfile
@@ -36,6 +37,7 @@ import concurrent.futures
 import dataclasses
 import os
 import pathlib
+import re
 import shlex
 import shutil
 import signal
@@ -854,6 +856,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a test (static/env00, zdtm/static/env00 or a "
                           "path to a test binary); repeatable")
     sel.add_argument("-a", "--all", action="store_true", help="all tests")
+    sel.add_argument("-T", "--tests", metavar="REGEX",
+                     help="the tests whose name matches REGEX")
+    r.add_argument("-x", "--exclude", action="append", default=[],
+                   metavar="REGEX", help="leave out tests whose name "
+                   "matches REGEX; repeatable")
     r.add_argument("-f", "--flavor", help="h, ns, uns or a comma list "
                    "(default: all three; ns and uns are not yet supported)")
     r.add_argument("-p", "--parallel", type=int, default=1, metavar="N",
@@ -892,8 +899,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     if args.all:
         tests, run_all = all_tests(), True
+    elif args.tests:
+        pattern = re.compile(args.tests)
+        tests = [t for t in all_tests() if pattern.search(t.name)]
+        run_all = True
     else:
         tests, run_all = [find_test(n) for n in args.test], False
+    for ex in args.exclude:
+        pattern = re.compile(ex)
+        tests = [t for t in tests if not pattern.search(t.name)]
     return Runner(args).run(tests, run_all)
 
 
