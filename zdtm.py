@@ -540,7 +540,14 @@ class TestRun:
                     return
                 raise TestFailed("crfail: criu dump succeeded but should "
                                  "have refused this test")
-            self.criu("dump", ddir, dump_args)
+            try:
+                self.criu("dump", ddir, dump_args)
+            except TestFailed as e:
+                # A failed dump must leave the task running as it was.
+                fate = "left running" if alive(self.pid) else \
+                    "LOST: the failed dump did not leave it running"
+                raise TestFailed(f"{e.args[0]}; the task was {fate}",
+                                 *e.args[1:])
             if self.opts.norst:
                 if not alive(self.pid):
                     raise TestFailed("dump --leave-running: the test is gone")
