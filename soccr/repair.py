@@ -103,7 +103,16 @@ def peek_queue(sock: socket.socket, queue: int, length: int) -> bytes:
     if length == 0:
         return b""
     buf = bytearray(length + 1)
-    got = sock.recv_into(buf, length + 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    timeout = sock.gettimeout()
+    if timeout:
+        # With a timeout Python polls for input before recv, and poll knows
+        # nothing of the send queue: make the call directly (it cannot block).
+        sock.settimeout(0.0)
+    try:
+        got = sock.recv_into(buf, length + 1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    finally:
+        if timeout:
+            sock.settimeout(timeout)
     return bytes(memoryview(buf)[:got])
 
 

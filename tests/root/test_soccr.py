@@ -307,6 +307,27 @@ def test_sent_but_unacknowledged_data_is_retransmitted_after_restore():
     assert r["reply"] == b"reply"
 
 
+def save_with_timeout_and_only_send_data() -> dict[str, Any]:
+    """A socket with a timeout whose receive queue is empty: nothing to poll for."""
+    client, server = connected_pair(socket.AF_INET, "127.0.0.1", server_rcvbuf=4096)
+    sent = fill_send_queue(client, UP, 0)
+    client.settimeout(IO_TIMEOUT)
+    wait_for(lambda: outq(client) == unsent(client), "the sent data to be acknowledged")
+    state = soccr.save(client)
+    soccr.release(client, close=False)
+    r = {"recv_queue": state.recv_queue, "tail_ok": UP[:sent].endswith(state.send_queue),
+         "send_queue": len(state.send_queue), "timeout": client.gettimeout()}
+    client.close()
+    server.close()
+    return r
+
+
+def test_save_of_a_socket_with_a_timeout_reads_the_send_queue():
+    r = in_new_netns(save_with_timeout_and_only_send_data)
+    assert r["recv_queue"] == b"" and r["send_queue"] > 0 and r["tail_ok"]
+    assert r["timeout"] == IO_TIMEOUT
+
+
 def resume_in_place() -> dict[str, Any]:
     client, server = connected_pair(socket.AF_INET6, "::1")
     server.sendall(b"unread")
