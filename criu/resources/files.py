@@ -487,7 +487,31 @@ def _open_tty(ctx: RestoreContext, state: _RestoreState, tfe: Any,
     except OSError as e:
         raise RestoreError(f"{where}: cannot reopen the terminal: "
                            f"{e.strerror}") from e
+    info = state.tty_infos.get(tfe.tty_info_id)
+    if info is not None:
+        try:
+            _restore_tty_params(fd, info)
+        except (OSError, termios.error) as e:
+            os.close(fd)
+            raise RestoreError(f"{where}: cannot restore the terminal's "
+                               f"settings: {e}") from e
     ctx.log.info("%s: terminal %s reattached to criu's terminal", where,
                  rfe.reg.name if rfe is not None else "?")
     return fd
+
+
+def _restore_tty_params(fd: int, info: Any) -> None:
+    """The dumped terminal modes and window size, on the new terminal."""
+    if info.HasField("termios"):
+        t = info.termios
+        cc = termios.tcgetattr(fd)[6]
+        for i, value in enumerate(t.c_cc[:len(cc)]):
+            cc[i] = value if isinstance(cc[i], int) else bytes([value])
+        termios.tcsetattr(fd, termios.TCSANOW,
+                          [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag,
+                           t.c_ispeed, t.c_ospeed, cc])
+    if info.HasField("winsize"):
+        w = info.winsize
+        nfiles.set_winsize(fd, nfiles.Winsize(w.ws_row, w.ws_col,
+                                              w.ws_xpixel, w.ws_ypixel))
 

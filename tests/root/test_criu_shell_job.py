@@ -92,8 +92,18 @@ def test_shell_job_dump_and_restore(shell_job, tmp_path) -> None:  # type: ignor
         assert time.monotonic() < deadline
         time.sleep(0.01)
     counter = tmp_path / "n"
-    # criu's own stdin is the terminal the job gets back
+    # criu's own stdin is the terminal the job gets back; its size and
+    # modes changed meanwhile: restore puts the dumped ones back
     fd = os.open(tty, os.O_RDWR | os.O_NOCTTY)
+    from compel.native import files as nfiles
+    import termios
+    ws = nfiles.get_winsize(fd)
+    dumped_ws = (ws.ws_row, ws.ws_col)
+    attrs = termios.tcgetattr(fd)
+    nfiles.set_winsize(fd, nfiles.Winsize(ws.ws_row + 7, ws.ws_col + 9, 0, 0))
+    changed = list(attrs)
+    changed[3] = attrs[3] ^ termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, changed)
     try:
         r = subprocess.run([str(CRIU), "restore", "-D", str(images), "-j",
                             "-d", "-o", "restore.log", "-v4"], stdin=fd,
@@ -101,6 +111,13 @@ def test_shell_job_dump_and_restore(shell_job, tmp_path) -> None:  # type: ignor
     finally:
         os.close(fd)
     assert r.returncode == 0, r.stderr
+    fd = os.open(tty, os.O_RDWR | os.O_NOCTTY)
+    try:
+        ws = nfiles.get_winsize(fd)
+        assert (ws.ws_row, ws.ws_col) == dumped_ws
+        assert termios.tcgetattr(fd)[3] == attrs[3]
+    finally:
+        os.close(fd)
     try:
         for n in (0, 1, 2):
             assert os.readlink(f"/proc/{pid}/fd/{n}") == tty
