@@ -148,7 +148,8 @@ def build_block(base: int, region_start: int, region_len: int,
         mask |= 1 << (sig_no - 1)
     f.update(sigactions=actions, sigaction_set=mask)
     f["creds"] = _creds(getattr(task.restorer_args, "creds", None))
-    f.update(fs_base=cpu.fs_base, gs_base=cpu.gs_base)
+    f.update(fs_base=cpu.fs_base, gs_base=cpu.gs_base,
+             clear_tid_addr=cpu.clear_tid_addr)
     f["dumpable"] = mm.dumpable if mm.HasField("dumpable") else -1
     f["close_fds"] = block.add_fds(close_fds)
     f["nr_close_fds"] = len(close_fds)

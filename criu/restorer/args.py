@@ -80,7 +80,7 @@ RESTORER_ARGS = Layout("restorer_args", [
     ("sigaction_set", "u64"), ("sigactions", (RST_SIGACTION, RST_NSIG)),
     ("creds", RST_CREDS),
     ("fs_base", "u64"), ("gs_base", "u64"),
-    ("dumpable", "i32"), ("pad2", "u32"),
+    ("dumpable", "i32"), ("pad2", "u32"), ("clear_tid_addr", "u64"),
     ("close_fds", "u64"), ("nr_close_fds", "u64"),
     ("frame_src", "u64"), ("frame_len", "u64"), ("frame_dst", "u64"),
     ("error", "i64"), ("error_step", "u64"),

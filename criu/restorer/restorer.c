@@ -420,6 +420,7 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 	protect_vmas(args);
 
 	self_pid = sys_getpid();
+	sys_set_tid_address(args->clear_tid_addr);
 	restore_sigactions(args);
 
 	if (args->rseq_len) {

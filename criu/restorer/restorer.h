@@ -157,6 +157,7 @@ struct restorer_args {
 	uint64_t gs_base;
 	int32_t dumpable;	/* PR_SET_DUMPABLE value after creds, -1: keep */
 	uint32_t pad2;
+	uint64_t clear_tid_addr;	/* set_tid_address() of the thread */
 
 	/* Fds to close before the end (vma files, pages image, log). */
 	uint64_t close_fds;	/* int32_t[] */
