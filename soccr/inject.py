@@ -14,6 +14,8 @@ import ipaddress
 import socket
 import struct
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 TCP_FIN = 0x01
 TCP_ACK = 0x10
 IPV6_HDRINCL = 36  # linux/in6.h; not exported by Python's socket module
@@ -38,7 +40,7 @@ def send_segment(family: int, local: tuple, peer: tuple, seq: int, ack: int,
             raw.sendto(packet, (str(dst), 0, 0, scope))
 
 
-def _tcp_header(src, dst, sport: int, dport: int, seq: int, ack: int,
+def _tcp_header(src: IPAddress, dst: IPAddress, sport: int, dport: int, seq: int, ack: int,
                 flags: int, window: int) -> bytes:
     fields = (sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags,
               min(window, 0xFFFF))
@@ -50,14 +52,14 @@ def _tcp_header(src, dst, sport: int, dport: int, seq: int, ack: int,
     return struct.pack("!HHIIBBHHH", *fields, _checksum(pseudo + header), 0)
 
 
-def _ipv4_header(src, dst, payload: int) -> bytes:
+def _ipv4_header(src: IPAddress, dst: IPAddress, payload: int) -> bytes:
     # version/IHL, TOS, total length, id, fragment, TTL, protocol, checksum;
     # with IPPROTO_RAW the kernel fills in the id and header checksum.
     return struct.pack("!BBHHHBBH", 0x45, 0, 20 + payload, 0, 0, 64,
                        socket.IPPROTO_TCP, 0) + src.packed + dst.packed
 
 
-def _ipv6_header(src, dst, payload: int) -> bytes:
+def _ipv6_header(src: IPAddress, dst: IPAddress, payload: int) -> bytes:
     return struct.pack("!IHBB", 6 << 28, payload, socket.IPPROTO_TCP, 64) + src.packed + dst.packed
 
 

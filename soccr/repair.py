@@ -26,10 +26,11 @@ def describe(sock: socket.socket) -> str:
         local, peer = sock.getsockname(), sock.getpeername()
     except OSError:
         return text
-    return f"{text} ({_endpoint(local)} -> {_endpoint(peer)})"
+    return f"{text} ({endpoint(local)} -> {endpoint(peer)})"
 
 
-def _endpoint(addr: tuple) -> str:
+def endpoint(addr: tuple) -> str:
+    """'127.0.0.1:80' or '[::1]:80'."""
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -46,7 +46,7 @@ def restore(state: TcpState) -> socket.socket:
 
 
 def _rebuild(s: socket.socket, st: TcpState) -> None:
-    where = f"{_endpoint(st.local)} -> {_endpoint(st.peer)}"
+    where = f"{repair.endpoint(st.local)} -> {repair.endpoint(st.peer)}"
     fin_sent = st.state in kernel.FIN_SENT_STATES
     fin_received = st.state in kernel.FIN_RECEIVED_STATES
     # Once our FIN is queued nothing can be written after it, so then the
@@ -66,9 +66,9 @@ def _rebuild(s: socket.socket, st: TcpState) -> None:
         repair.set_queue_seq(s, kernel.TCP_RECV_QUEUE, recv_head)
     # Repair mode lets bind() share a port still held by others (a listener,
     # a socket in TIME_WAIT). Setting SO_REUSEADDR now would cancel that.
-    with _step(where, f"bind to {_endpoint(st.local)}"):
+    with _step(where, f"bind to {repair.endpoint(st.local)}"):
         s.bind(st.local)
-    with _step(where, f"connect to {_endpoint(st.peer)} in repair mode"):
+    with _step(where, f"connect to {repair.endpoint(st.peer)} in repair mode"):
         s.connect(st.peer)
     with _step(where, "restore the TCP options"):
         repair.set_options(s, _repair_options(st))
@@ -179,8 +179,3 @@ def _discard(s: socket.socket) -> None:
     except (OSError, SoccrError):
         pass
     s.close()
-
-
-def _endpoint(addr: tuple) -> str:
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
