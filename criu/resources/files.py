@@ -160,6 +160,12 @@ def _dump_file(ctx: DumpContext, task: DumpTask,
             raise DumpError(f"{where}: {info.target}: no path to reopen")
         return add_reg_file(ctx, info.target, info.flags & ~os.O_CLOEXEC,
                             info.pos, info.mnt_id, info.st), FD_REG
+    if stat.S_ISCHR(mode):
+        rdev = info.st.st_rdev
+        raise DumpError(f"{where}: {info.target}: character device "
+                        f"{os.major(rdev)}:{os.minor(rdev)} is not supported "
+                        "yet (only memory devices and, with --shell-job, "
+                        "the caller's terminal)")
     raise DumpError(f"{where}: {info.target}: this kind of file is not "
                     "supported yet")
 

@@ -182,3 +182,16 @@ def test_signal_mid_dump_releases_the_task(sig: int, victim: Victim,
     assert "dump interrupted" in one_line(err)
     victim.assert_running_untraced()
     assert not (images / "inventory.img").exists()
+
+
+def test_unsupported_char_device(tmp_path: pathlib.Path) -> None:
+    v = Victim(tmp_path, extra="import os\nt = os.open('/dev/ptmx', "
+                                "os.O_RDWR | os.O_NOCTTY)\n")
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert "/dev/ptmx: character device 5:2 is not supported" in line
+        v.assert_running_untraced()
+    finally:
+        v.kill()
