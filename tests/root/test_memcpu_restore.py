@@ -88,8 +88,9 @@ int main(int argc, char **argv)
 
 	counter = map(P, PROT_READ | PROT_WRITE);
 	/* The thread's TLS (errno, glibc's rseq area) legitimately changes. */
-	printf("ready %lx %lx\n", (unsigned long)counter,
-	       (unsigned long)__builtin_thread_pointer());
+	printf("ready %lx %lx %lx\n", (unsigned long)counter,
+	       (unsigned long)__builtin_thread_pointer(),
+	       (unsigned long)sparse);
 	fflush(stdout);
 	for (;;) {
 		(*counter)++;
@@ -190,7 +191,7 @@ def dir_digest(path: pathlib.Path) -> dict[str, str]:
 
 
 def start_victim(exe: pathlib.Path,
-                 tmp: pathlib.Path) -> tuple[subprocess.Popen, int, int]:
+                 tmp: pathlib.Path) -> tuple[subprocess.Popen, int, int, int]:
     out = tmp / "victim.out"
     with open(out, "w") as f:
         proc = subprocess.Popen([str(exe)], stdin=subprocess.DEVNULL,
@@ -198,7 +199,7 @@ def start_victim(exe: pathlib.Path,
                                 start_new_session=True)
     wait_for(lambda: out.read_text().endswith("\n"), "victim ready")
     words = out.read_text().split()
-    return proc, int(words[1], 16), int(words[2], 16)
+    return proc, int(words[1], 16), int(words[2], 16), int(words[3], 16)
 
 
 def read_counter(pid: int, addr: int) -> int:
@@ -209,7 +210,7 @@ def read_counter(pid: int, addr: int) -> int:
 
 def test_address_space_identical_and_task_continues(
         victim_exe: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    proc, counter, tp = start_victim(victim_exe, tmp_path)
+    proc, counter, tp, _ = start_victim(victim_exe, tmp_path)
     pid = proc.pid
     tls = (tp - PAGE, 2 * PAGE)
     images = tmp_path / "img"
@@ -267,7 +268,7 @@ def test_python_interpreter_loop_continues(tmp_path: pathlib.Path) -> None:
 
 def test_failed_restore_leaves_nothing(victim_exe: pathlib.Path,
                                        tmp_path: pathlib.Path) -> None:
-    proc, _, _ = start_victim(victim_exe, tmp_path)
+    proc, _, _, _ = start_victim(victim_exe, tmp_path)
     pid = proc.pid
     images = tmp_path / "img"
     images.mkdir()
@@ -286,5 +287,33 @@ def test_failed_restore_leaves_nothing(victim_exe: pathlib.Path,
         assert "Traceback" not in res.stderr
         assert not os.path.exists(f"/proc/{pid}")
         assert dir_digest(images) == before
+    finally:
+        kill_and_reap(pid)
+
+
+def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
+                                       tmp_path: pathlib.Path) -> None:
+    """Pages never touched and pages only read (the shared zero page) are
+    left out of the pages image; written ones are all in."""
+    from criu.imagedir import ImageDir
+    proc, _, _, sparse = start_victim(victim_exe, tmp_path)
+    pid = proc.pid
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()
+        with ImageDir(images) as d:
+            entries = d.read(f"pagemap-{pid}.img")[1:]
+        imaged = set()
+        for e in entries:
+            for i in range(e.nr_pages):
+                addr = e.vaddr + i * PAGE
+                if sparse <= addr < sparse + 256 * PAGE:
+                    imaged.add((addr - sparse) // PAGE)
+        assert imaged == set(range(0, 256, 17))
+        total = sum(e.nr_pages for e in entries) * PAGE
+        assert (images / "pages-1.img").stat().st_size == total
     finally:
         kill_and_reap(pid)
