@@ -19,7 +19,7 @@ from . import inject, kernel, repair
 from .errors import RestoreError, SoccrError, UnsupportedStateError
 from .state import TcpState
 
-_STATE_WAIT = 2.0  # seconds for a locally injected segment to be processed
+_STATE_WAIT = 5.0  # seconds for a locally injected segment to be processed (normally at once)
 
 
 def restore(state: TcpState) -> socket.socket:
