@@ -311,7 +311,7 @@ def dump_finish(ctx: DumpContext) -> None:
 @dataclasses.dataclass
 class _RestoreState:
     files: dict[int, Any]                   # file id -> file_entry
-    pipe_data: dict[int, bytes]             # pipe id -> contents
+    pipe_data: dict[int, tuple[int, bytes]]  # pipe id -> (capacity, data)
     tty_infos: dict[int, Any]               # tty info id -> tty_info_entry
 
 
@@ -323,7 +323,8 @@ def restore_state(ctx: RestoreContext) -> _RestoreState:
         data = {}
         if ctx.images.exists("pipes-data.img"):
             for e in ctx.images.entries("pipes-data.img"):
-                data[e.msg.pipe_id] = bytes(e.extra or b"")
+                data[e.msg.pipe_id] = (e.msg.size if e.msg.HasField("size")
+                                       else 0, bytes(e.extra or b""))
         ttys = {}
         if ctx.images.exists("tty-info.img"):
             ttys = {e.id: e for e in ctx.images.read("tty-info.img")}
@@ -447,10 +448,12 @@ def _open_pipe(state: _RestoreState, pe: Any, where: str,
     """
     if pe.pipe_id not in pipes:
         r, w = (_above(fd, base) for fd in os.pipe2(os.O_CLOEXEC))
-        data = state.pipe_data.get(pe.pipe_id, b"")
+        size, data = state.pipe_data.get(pe.pipe_id, (0, b""))
         try:
-            if len(data) > fcntl.fcntl(w, nfiles.F_GETPIPE_SZ):
-                fcntl.fcntl(w, nfiles.F_SETPIPE_SZ, len(data))
+            # The dumped capacity (at least room for the data).
+            want = max(size, len(data))
+            if want > fcntl.fcntl(w, nfiles.F_GETPIPE_SZ):
+                fcntl.fcntl(w, nfiles.F_SETPIPE_SZ, want)
             view = memoryview(data)
             while view:
                 view = view[os.write(w, view):]

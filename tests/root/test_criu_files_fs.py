@@ -5,6 +5,7 @@ cwd and umask must match what the task had."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pathlib
@@ -34,6 +35,7 @@ a = high(os.open(os.path.join(d, "log"), os.O_WRONLY | os.O_APPEND |
 n = high(os.open("/dev/null", os.O_WRONLY))
 os.write(f, b"hello world")
 os.lseek(f, 5, os.SEEK_SET)
+fcntl.fcntl(w, 1031, 1 << 17)                  # F_SETPIPE_SZ: 128 KiB
 os.write(w, b"pipedata")
 os.write(a, b"12345")
 os.dup2(f, 3)
@@ -171,6 +173,7 @@ def test_files_and_fs_full_restore(tmp_path: pathlib.Path) -> None:
         # the pipe's buffered data came back (read through our own end)
         fd = os.open(f"/proc/{v.pid}/fd/5", os.O_RDONLY | os.O_NONBLOCK)
         try:
+            assert fcntl.fcntl(fd, 1032) == 1 << 17     # F_GETPIPE_SZ
             assert os.read(fd, 100) == b"pipedata"
         finally:
             os.close(fd)
