@@ -195,3 +195,15 @@ def test_unsupported_char_device(tmp_path: pathlib.Path) -> None:
         v.assert_running_untraced()
     finally:
         v.kill()
+
+
+def test_work_dir_holds_the_log(victim: Victim, tmp_path: pathlib.Path) -> None:
+    images, work = tmp_path / "img", tmp_path / "work"
+    r = criu("dump", "-t", str(victim.pid), "-D", str(images), "-W",
+             str(work), "-o", "dump.log", "-v4", "-R")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""               # everything went to the log
+    text = (work / "dump.log").read_text()
+    assert "Dumping finished successfully" in text
+    assert text.startswith("(")         # -v4: timestamped lines
+    assert not (images / "dump.log").exists()
