@@ -3,8 +3,10 @@ dump and restore need?
 
 Each feature is a probe that really exercises the interface (a throw-away
 child is seized, cloned with a chosen PID, ...) and returns None when it
-works or the reason it does not.  Names follow CRIU's `--feature` names
-where CRIU has the same probe.
+works or the reason it does not.  Names are CRIU's `--feature` names where
+CRIU has the same probe (mnt_id, clone3_set_tid, uffd, uffd-noncoop,
+can_map_vdso, get_rseq_conf, pidfd_store, mem_dirty_track, timens,
+loginuid); the others name what they probe.
 """
 
 from __future__ import annotations
@@ -272,6 +274,21 @@ def probe_rseq() -> Optional[str]:
     return None
 
 
+def probe_timens() -> Optional[str]:
+    if not os.path.exists("/proc/self/ns/time"):
+        return "the kernel has no time namespaces"
+    return None
+
+
+def probe_loginuid() -> Optional[str]:
+    try:
+        with open("/proc/self/loginuid") as f:
+            int(f.read())
+    except (OSError, ValueError) as e:
+        return f"/proc/PID/loginuid: {e}"
+    return None
+
+
 def probe_can_map_vdso() -> Optional[str]:
     """arch_prctl(ARCH_MAP_VDSO_64): lets restore put the vdso back where
     the dumped task had it.  Probed in a child (it may move the vdso)."""
@@ -292,7 +309,7 @@ def probe_can_map_vdso() -> Optional[str]:
 FEATURES: list[Feature] = [
     Feature("ptrace_seize", probe_ptrace_seize, True,
             "freeze tasks without a signal (PTRACE_SEIZE/INTERRUPT)"),
-    Feature("ptrace_rseq", probe_ptrace_rseq, True,
+    Feature("get_rseq_conf", probe_ptrace_rseq, True,
             "dump rseq registrations (PTRACE_GET_RSEQ_CONFIGURATION)"),
     Feature("map_files", probe_map_files, True,
             "reopen the files behind mappings (/proc/PID/map_files)"),
@@ -306,7 +323,7 @@ FEATURES: list[Feature] = [
     Feature("process_vm_readv", probe_process_vm_readv, True,
             "read the target's memory in batches"),
     Feature("vmsplice", probe_vmsplice, True, "move pages through pipes"),
-    Feature("pidfd", probe_pidfd, True, "pidfd_open / pidfd_getfd"),
+    Feature("pidfd_store", probe_pidfd, True, "pidfd_open / pidfd_getfd"),
     Feature("pagemap_scan", probe_pagemap_scan, True,
             "find present/swapped pages in runs (PAGEMAP_SCAN, Linux 6.7+)"),
     Feature("rseq", probe_rseq, True, "restartable sequences (rseq)"),
@@ -315,8 +332,12 @@ FEATURES: list[Feature] = [
     Feature("uffd", probe_uffd, False, "lazy pages (userfaultfd)"),
     Feature("uffd-noncoop", probe_uffd_noncoop, False,
             "lazy pages of trees that fork/remap (userfaultfd events)"),
-    Feature("uffd-wp", probe_uffd_wp, False,
-            "dirty-memory tracking for pre-dump (userfaultfd WP_ASYNC)"),
+    Feature("mem_dirty_track", probe_uffd_wp, False,
+            "dirty-memory tracking for pre-dump (PAGEMAP_SCAN with "
+            "userfaultfd WP_ASYNC; this kernel has no soft-dirty bits)"),
+    Feature("timens", probe_timens, False, "time namespaces"),
+    Feature("loginuid", probe_loginuid, False,
+            "restore the audit login uid (/proc/PID/loginuid)"),
 ]
 
 

@@ -24,7 +24,8 @@ def test_feature_list_and_single_features() -> None:
     assert r.returncode == 0
     names = r.stdout.split()
     for name in ("ptrace_seize", "map_files", "clone3_set_tid", "memfd",
-                 "uffd", "pagemap_scan", "rseq"):
+                 "uffd", "pagemap_scan", "rseq", "get_rseq_conf",
+                 "mem_dirty_track", "can_map_vdso"):
         assert name in names
     r = criu("check", "--feature", "clone3_set_tid", "--feature",
              "pagemap_scan")
