@@ -703,6 +703,23 @@ class Runner:
         self.features: dict[str, bool] = {}
         self.lock = threading.Lock()
         self.failed = False
+        self.active: set[TestRun] = set()
+
+    def abort(self, signo: int, frame: object) -> None:
+        """SIGINT/SIGTERM: kill what the running tests started, then exit.
+
+        Without this, a runner killed mid-run would orphan its daemonized
+        tests (each in its own session) to init."""
+        print(f"zdtm.py: {signal.Signals(signo).name}: killing the running "
+              "tests", file=sys.stderr, flush=True)
+        for run in list(self.active):
+            run.cleanup_after_failure()
+        # criu (each in a session of its own, with any helpers it forked)
+        # and test start-ups still in progress.
+        for kid in my_children():
+            kill_and_reap([kid, *(session_members(kid)
+                                  if session_of(kid) == kid else [])])
+        os._exit(1)
 
     def emit(self, lines: list[str]) -> None:
         with self.lock:
@@ -751,7 +768,14 @@ class Runner:
 
     def run_one(self, test: ZdtmTest, flavor: str) -> Result:
         lines = [f"=== Run {test.name} in {flavor} " + "=" * 20]
-        result = TestRun(test, flavor, self.opts, lines.append).run()
+        run = TestRun(test, flavor, self.opts, lines.append)
+        with self.lock:
+            self.active.add(run)
+        try:
+            result = run.run()
+        finally:
+            with self.lock:
+                self.active.discard(run)
         verdict = f"{result.verdict} {test.name} ({flavor})"
         if result.reason:
             verdict += f": {result.reason}"
@@ -773,6 +797,8 @@ class Runner:
 
         # Orphans (daemonized tests, restored tasks) become our children.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
+        signal.signal(signal.SIGTERM, self.abort)
+        signal.signal(signal.SIGINT, self.abort)
         pairs = list(self.plan(tests, run_all))
         if not self.opts.nocr and pairs and not self.opts.criu.exists():
             raise SystemExit(f"zdtm.py: criu not found at {self.opts.criu}: "

@@ -10,10 +10,12 @@ is caught, and nothing is left running afterwards.
 from __future__ import annotations
 
 import pathlib
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 import pytest
 
@@ -28,9 +30,17 @@ pytestmark = pytest.mark.skipif(
 
 
 def zdtm(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ZDTM), *args],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=timeout, cwd=ROOT)
+    """Run zdtm.py; on timeout SIGTERM it first so it kills its tests."""
+    p = subprocess.Popen([sys.executable, str(ZDTM), *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, cwd=ROOT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.terminate()
+        p.communicate(timeout=30)
+        raise
+    return subprocess.CompletedProcess(p.args, p.returncode, out)
 
 
 def pid_gone(pid: int) -> bool:
@@ -349,3 +359,30 @@ def test_desc_parsing(tmp_path):
     p.write_text("{'flavour': 'h'}")
     with pytest.raises(SystemExit, match="unknown keys"):
         TestDesc.load(p)
+
+
+def test_interrupted_runner_kills_its_test_and_criu(tmp_path):
+    """SIGTERM to the runner mid-dump: the test and criu's helpers die too."""
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    helper = tmp_path / "helper"
+    criu = fake_criu(tmp_path, dump=f"echo $PID > {tmp_path / 'dumped'}; "
+                     f"sleep 600 & echo $! > {helper}; wait")
+    p = subprocess.Popen([sys.executable, str(ZDTM), "run", "-t", str(t),
+                          "--criu-bin", str(criu), "--keep-img", "never"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, cwd=ROOT)
+    try:
+        # Wait (no timing assumption) until the fake criu is in its dump.
+        while not (helper.exists() and helper.read_text().strip()):
+            assert p.poll() is None, p.stdout.read()
+            time.sleep(0.01)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1, out
+    assert "killing the running tests" in out
+    assert pid_gone(int((tmp_path / "dumped").read_text()))
+    assert pid_gone(int(helper.read_text()))
