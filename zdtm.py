@@ -714,6 +714,7 @@ class Runner:
               "tests", file=sys.stderr, flush=True)
         for run in list(self.active):
             run.cleanup_after_failure()
+            run.finish(False)
         # criu (each in a session of its own, with any helpers it forked)
         # and test start-ups still in progress.
         for kid in my_children():
