@@ -37,6 +37,10 @@ FD_PIPE = 2
 FD_TTY = 11
 # TtyType of tty.proto.
 TTY_PTY = 1
+TTY_CONSOLE = 2
+TTY_VT = 3
+TTY_CTTY = 4
+TTY_SERIAL = 6
 
 FD_CLOEXEC = fcntl.FD_CLOEXEC
 MEM_MAJOR = 1                       # /dev/null, /dev/zero, /dev/urandom...
@@ -147,7 +151,7 @@ def _dump_file(ctx: DumpContext, task: DumpTask,
                info: proc.FdInfo) -> tuple[int, int]:
     mode = info.st.st_mode
     where = f"task {task.pid}: fd {info.fd}"
-    if stat.S_ISCHR(mode) and os.major(info.st.st_rdev) in PTS_MAJORS:
+    if stat.S_ISCHR(mode) and tty_type(info.st.st_rdev) is not None:
         return _dump_tty(ctx, task, info), FD_TTY
     if stat.S_ISFIFO(mode) and info.target.startswith("pipe:["):
         return _dump_pipe(ctx, task, info), FD_PIPE
@@ -228,6 +232,22 @@ def _peek_pipe(pid: int, fd: int) -> tuple[int, bytes]:
         os.close(rfd)
 
 
+def tty_type(rdev: int) -> Optional[int]:
+    """The TtyType of a terminal device (None: not one we image).
+
+    pty slaves, virtual consoles, serial lines, /dev/tty and /dev/console;
+    pty masters (/dev/ptmx, 5:2) need their pair and are not supported yet.
+    """
+    major, minor = os.major(rdev), os.minor(rdev)
+    if major in PTS_MAJORS:
+        return TTY_PTY
+    if major == 4:
+        return TTY_VT if minor < 64 else TTY_SERIAL
+    if major == 5 and minor in (0, 1):
+        return TTY_CTTY if minor == 0 else TTY_CONSOLE
+    return None
+
+
 def _dump_tty(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     fdinfo_pb2, _, _, _, _, tty_pb2 = _pb()
     where = f"task {task.pid}: fd {info.fd}"
@@ -236,13 +256,11 @@ def _dump_tty(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
                         "session outside the dumped tree; use --shell-job")
     state = _state(ctx)
     rdev = info.st.st_rdev
-    index = (os.major(rdev) - PTS_MAJORS.start) * 256 + os.minor(rdev)
     info_id = next((i for i, t in state.tty_infos.items() if t.rdev == rdev),
                    None)
     if info_id is None:
         info_id = ctx.next_id("tty-info")
-        state.tty_infos[info_id] = _tty_info(where, task.pid, info, info_id,
-                                             index)
+        state.tty_infos[info_id] = _tty_info(where, task.pid, info, info_id)
     regf_id = add_reg_file(ctx, info.target, info.flags & ~os.O_CLOEXEC, 0,
                            info.mnt_id, info.st)
     file_id = ctx.next_id("file")
@@ -254,9 +272,21 @@ def _dump_tty(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     return file_id
 
 
-def _tty_info(where: str, pid: int, info: proc.FdInfo, info_id: int,
-              index: int) -> Any:
+def _tty_info(where: str, pid: int, info: proc.FdInfo, info_id: int) -> Any:
     tty_pb2 = _pb()[5]
+    rdev = info.st.st_rdev
+    kind = tty_type(rdev)
+    entry = tty_pb2.tty_info_entry(
+        id=info_id, type=kind, locked=False, exclusive=False,
+        packet_mode=False, sid=0, pgrp=0, rdev=rdev,
+        uid=info.st.st_uid, gid=info.st.st_gid)
+    if kind == TTY_PTY:
+        index = (os.major(rdev) - PTS_MAJORS.start) * 256 + os.minor(rdev)
+        entry.pty.index = index
+    if kind == TTY_CTTY:
+        # /dev/tty means "my controlling terminal": opened from criu it
+        # would be criu's, so there is nothing of the task's to read.
+        return entry
     try:
         tfd = os.open(f"/proc/{pid}/fd/{info.fd}", os.O_RDONLY |
                       os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -266,25 +296,21 @@ def _tty_info(where: str, pid: int, info: proc.FdInfo, info_id: int,
     try:
         iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(tfd)
         ws = nfiles.get_winsize(tfd)
-        sid = _tty_ioctl_or_zero(tfd, nfiles.TIOCGSID)
-        pgrp = _tty_ioctl_or_zero(tfd, nfiles.TIOCGPGRP)
+        entry.sid = _tty_ioctl_or_zero(tfd, nfiles.TIOCGSID)
+        entry.pgrp = _tty_ioctl_or_zero(tfd, nfiles.TIOCGPGRP)
     except (OSError, termios.error) as e:
         raise DumpError(f"{where}: cannot read terminal {info.target}: "
                         f"{e}") from e
     finally:
         os.close(tfd)
     c_cc = [c if isinstance(c, int) else ord(c) for c in cc[:TERMIOS_NCC]]
-    return tty_pb2.tty_info_entry(
-        id=info_id, type=TTY_PTY, locked=False, exclusive=False,
-        packet_mode=False, sid=sid, pgrp=pgrp, rdev=info.st.st_rdev,
-        termios=tty_pb2.termios_entry(
-            c_iflag=iflag, c_oflag=oflag, c_cflag=cflag, c_lflag=lflag,
-            c_line=0, c_ispeed=ispeed, c_ospeed=ospeed, c_cc=c_cc),
-        winsize=tty_pb2.winsize_entry(ws_row=ws.ws_row, ws_col=ws.ws_col,
-                                      ws_xpixel=ws.ws_xpixel,
-                                      ws_ypixel=ws.ws_ypixel),
-        pty=tty_pb2.tty_pty_entry(index=index),
-        uid=info.st.st_uid, gid=info.st.st_gid)
+    entry.termios.CopyFrom(tty_pb2.termios_entry(
+        c_iflag=iflag, c_oflag=oflag, c_cflag=cflag, c_lflag=lflag,
+        c_line=0, c_ispeed=ispeed, c_ospeed=ospeed, c_cc=c_cc))
+    entry.winsize.CopyFrom(tty_pb2.winsize_entry(
+        ws_row=ws.ws_row, ws_col=ws.ws_col, ws_xpixel=ws.ws_xpixel,
+        ws_ypixel=ws.ws_ypixel))
+    return entry
 
 
 def _tty_ioctl_or_zero(fd: int, request: int) -> int:
@@ -491,12 +517,20 @@ def _open_tty(ctx: RestoreContext, state: _RestoreState, tfe: Any,
                            "a terminal")
     rfe = state.files.get(tfe.regf_id)
     flags = (tfe.flags & ~OPEN_ONLY_FLAGS) | os.O_NOCTTY | os.O_CLOEXEC
+    info = state.tty_infos.get(tfe.tty_info_id)
+    if info is not None and info.type == TTY_CTTY:
+        # "/dev/tty" again: the controlling terminal of the session the
+        # task is restored into, when that session has one.
+        try:
+            return os.open("/dev/tty", flags)
+        except OSError as e:
+            ctx.log.warning("%s: /dev/tty: %s; using criu's terminal "
+                            "instead", where, e.strerror)
     try:
         fd = os.open(f"/proc/self/fd/{tty_fd}", flags)
     except OSError as e:
         raise RestoreError(f"{where}: cannot reopen the terminal: "
                            f"{e.strerror}") from e
-    info = state.tty_infos.get(tfe.tty_info_id)
     if info is not None:
         try:
             _restore_tty_params(fd, info)

@@ -24,12 +24,16 @@ p.wait()
 """
 
 
+# The job also holds /dev/tty (its controlling terminal) at fd 9.
+JOB = "import os\nos.dup2(os.open('/dev/tty', os.O_RDWR), 9)\n" + COUNTER
+
+
 @pytest.fixture
 def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
     master, slave = os.openpty()
     tty = os.ttyname(slave)
     shell = subprocess.Popen(
-        [sys.executable, "-c", SHELL, tty, COUNTER, str(tmp_path / "n")],
+        [sys.executable, "-c", SHELL, tty, JOB, str(tmp_path / "n")],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, start_new_session=True)
     assert shell.stdout is not None
@@ -61,9 +65,9 @@ def test_shell_job_dump_images_the_terminal(shell_job, tmp_path) -> None:  # typ
     assert r.returncode == 0, r.stderr
     from criu.imagedir import ImageDir
     with ImageDir(images) as d:
-        infos = d.read("tty-info.img")
-        assert len(infos) == 1
-        info = infos[0]
+        infos = {i.type: i for i in d.read("tty-info.img")}
+        assert sorted(infos) == [1, 4]          # PTY and CTTY (/dev/tty)
+        info = infos[1]
         assert info.type == 1 and info.pty.index == int(tty.split("/")[-1])
         assert info.rdev == os.stat(tty).st_rdev
         assert info.sid != pid          # the shell's session, not the job's
@@ -73,6 +77,9 @@ def test_shell_job_dump_images_the_terminal(shell_job, tmp_path) -> None:  # typ
             f = files[fds[fd].id]
             assert f.type == 11 and f.tty.tty_info_id == info.id
             assert files[f.tty.regf_id].reg.name == tty
+        ctty = files[fds[9].id]
+        assert ctty.type == 11 and files[ctty.tty.regf_id].reg.name == \
+            "/dev/tty"
     # crit of CRIU reads what we wrote
     if not os.path.exists("/usr/bin/crit"):
         pytest.skip("CRIU's crit is not installed (scripts/install-deps.sh)")
@@ -121,6 +128,10 @@ def test_shell_job_dump_and_restore(shell_job, tmp_path) -> None:  # type: ignor
     try:
         for n in (0, 1, 2):
             assert os.readlink(f"/proc/{pid}/fd/{n}") == tty
+        # criu restore here has no controlling terminal: /dev/tty becomes
+        # criu's terminal, with a warning in the log
+        assert os.readlink(f"/proc/{pid}/fd/9") == tty
+        assert "/dev/tty" in (images / "restore.log").read_text()
         start = int(counter.read_text() or 0)
         while int(counter.read_text() or 0) <= start:
             assert time.monotonic() < deadline + 60
