@@ -374,6 +374,9 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     fd below the base is closed and the files are dup2()ed into place.
     """
     state = restore_state(ctx)
+    if task.ids is None or not task.ids.HasField("files_id"):
+        raise RestoreError(f"task {task.pid}: files: no files id in "
+                           f"ids-{task.pid}.img or the core image")
     fdinfos = ctx.images.read(f"fdinfo-{task.ids.files_id}.img")
     base = task.service_fds.base
     log.move_log_fd(base)
