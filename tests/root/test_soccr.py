@@ -383,6 +383,8 @@ def test_restore_binds_a_port_still_held_by_a_listener():
 # -- half-closed and closing connections ----------------------------------------
 
 D1, D2, D3 = stream(11, 40000), stream(12, 30000), stream(13, 20000)
+UP = stream(14, 4 << 20)  # more than a small receive buffer and a send buffer hold
+Outcome = tuple[soccr.TcpState, bool, bool]  # saved state, moved side ok, peer ok
 
 
 def read_to_eof(sock: socket.socket) -> bytes:
@@ -406,7 +408,7 @@ def quiet(client: socket.socket, server: socket.socket, state: str) -> Callable[
                     and outq(client) == unsent(client))
 
 
-def close_wait(client, server):
+def close_wait(client: socket.socket, server: socket.socket) -> Outcome:
     """The peer has sent data and FIN; we have read neither."""
     server.sendall(D1)
     server.shutdown(socket.SHUT_WR)
@@ -418,7 +420,7 @@ def close_wait(client, server):
     return st, got == D1, read_to_eof(server) == D2
 
 
-def fin_wait2(client, server):
+def fin_wait2(client: socket.socket, server: socket.socket) -> Outcome:
     """We sent data and FIN, both acked; the peer's data waits unread."""
     client.sendall(D1[:1000])  # small enough for the peer's small buffer
     client.shutdown(socket.SHUT_WR)
@@ -431,7 +433,7 @@ def fin_wait2(client, server):
     return st, read_to_eof(new) == D2 + D3, peer_ok
 
 
-def fin_wait1(client, server):
+def fin_wait1(client: socket.socket, server: socket.socket) -> Outcome:
     """Our FIN waits behind data the peer has no room for."""
     sent = fill_send_queue(client, UP, 0)
     client.shutdown(socket.SHUT_WR)
@@ -444,7 +446,7 @@ def fin_wait1(client, server):
     return st, read_to_eof(new) == D2 + D3, peer_ok
 
 
-def last_ack(client, server):
+def last_ack(client: socket.socket, server: socket.socket) -> Outcome:
     """The peer closed its side; our FIN then waits behind unsent data."""
     server.sendall(D2)
     server.shutdown(socket.SHUT_WR)
@@ -458,7 +460,7 @@ def last_ack(client, server):
     return st, read_to_eof(new) == D2, peer_ok
 
 
-def closing(client, server):
+def closing(client: socket.socket, server: socket.socket) -> Outcome:
     """Both sides sent FIN; ours is not acknowledged yet."""
     sent = fill_send_queue(client, UP, 0)
     client.shutdown(socket.SHUT_WR)
@@ -472,7 +474,6 @@ def closing(client, server):
     return st, read_to_eof(new) == D2, peer_ok
 
 
-UP = stream(14, 4 << 20)
 HALF_CLOSED = {"CLOSE_WAIT": close_wait, "FIN_WAIT2": fin_wait2, "FIN_WAIT1": fin_wait1,
                "LAST_ACK": last_ack, "CLOSING": closing}
 
