@@ -101,6 +101,7 @@ def _dump(opts: Options) -> DumpContext:
                 logger.debug("task %d: dumping %s", task.pid, module.NAME)
                 module.dump(ctx, task)
             _fault(module.NAME)
+        progress.step("writing images")
         for module in modules:
             finish = getattr(module, "dump_finish", None)
             if finish is not None:
@@ -108,19 +109,26 @@ def _dump(opts: Options) -> DumpContext:
         for task in ctx.tasks:
             images.write(f"ids-{task.pid}.img", [task.ids])
             images.write(f"core-{task.pid}.img", [task.core])
-        progress.step("writing images")
         _fault("images")
         ctx.stats.frozen_time = time.monotonic() - frozen
         stats.write_dump(images, ctx.stats)
         _write_inventory(ctx)
     except BaseException as e:
         progress.done()
-        raise _fail(ctx, e) from e
+        failure = _fail(ctx, e)
+        images.close()
+        raise failure from e
     progress.done()
     errors = ctx.run_cleanups()
     for err in errors:
         logger.warning("cleanup after dump: %s", err)
-    _release(ctx)
+    try:
+        _release(ctx)
+    except Exception as e:  # noqa: BLE001 - one line for the user
+        raise DumpError(f"task {ctx.root_pid}: the dump is complete, but "
+                        f"releasing the task failed: {e}") from e
+    finally:
+        images.close()
     logger.info("Dumping finished successfully")
     return ctx
 
