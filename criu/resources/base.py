@@ -235,13 +235,23 @@ class ServiceFds:
     fds (log, image files, control pipes) must not sit there.  keep(fd)
     moves an fd to a number >= base (close-on-exec) and remembers it; the
     files resource closes every other fd that the target did not have.
+    Like CRIU's service fds, the base is near the top of the fd table
+    (RLIMIT_NOFILE), far above the fds programs normally use.
     """
 
-    DEFAULT_BASE = 900
+    RESERVED = 128                  # numbers kept for service fds
 
-    def __init__(self, base: int = DEFAULT_BASE) -> None:
-        self.base = base
+    def __init__(self, base: int | None = None) -> None:
+        self.base = base if base is not None else self.default_base()
         self.fds: dict[int, str] = {}
+
+    @classmethod
+    def default_base(cls) -> int:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY or soft > 1 << 20:
+            soft = 1 << 20
+        return max(256, soft - cls.RESERVED)
 
     def keep(self, fd: int, what: str) -> int:
         """Move fd to >= base (if below); return its new number."""

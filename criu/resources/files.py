@@ -379,6 +379,11 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                            f"ids-{task.pid}.img or the core image")
     fdinfos = ctx.images.read(f"fdinfo-{task.ids.files_id}.img")
     base = task.service_fds.base
+    too_high = [fi.fd for fi in fdinfos if fi.fd >= base]
+    if too_high:
+        raise RestoreError(f"task {task.pid}: fd {too_high[0]} is at or "
+                           f"above criu's service fds ({base}); raise "
+                           "criu's RLIMIT_NOFILE (ulimit -n) and retry")
     log.move_log_fd(base)
     if 0 <= ctx.images.fd < base:
         ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
