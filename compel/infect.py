@@ -21,10 +21,11 @@ import select
 import signal
 import socket
 import struct
+import threading
 
 from compel.blob import Blob
 from compel.errors import ParasiteError, RemoteError, TaskError
-from compel.native import memory
+from compel.native import memory, ns
 from compel.native import ptrace as pt
 from compel.native.wait import WNOHANG, WaitStatus, waitpid
 
@@ -67,6 +68,35 @@ class ParasiteHeader(ctypes.Structure):
 
 
 assert ctypes.sizeof(ParasiteHeader) == 144
+
+
+def _socket_in_netns_of(pid: int) -> socket.socket:
+    """A SEQPACKET unix socket in the task's network namespace: abstract
+    addresses are per namespace, and the parasite connects from there."""
+    if ns.same_namespace(pid, "net"):
+        return socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    made: list[socket.socket | BaseException] = []
+
+    def in_their_netns() -> None:
+        # setns moves only this short-lived thread; the socket keeps the
+        # namespace it was created in.
+        try:
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            try:
+                ns.setns(fd, ns.CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            made.append(socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET))
+        except BaseException as e:  # handed to the caller's thread
+            made.append(e)
+
+    worker = threading.Thread(target=in_their_netns, name="compel-netns")
+    worker.start()
+    worker.join()
+    if isinstance(made[0], BaseException):
+        raise ParasiteError(f"task {pid}: cannot make the control socket in "
+                            f"its network namespace: {made[0]}")
+    return made[0]
 
 
 def _page_up(n: int) -> int:
@@ -142,7 +172,7 @@ class Parasite:
 
     def _run(self) -> None:
         task = self.task
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._listener = _socket_in_netns_of(task.pid)
         address = f"\0compel-{os.getpid()}-{task.pid}-{secrets.token_hex(6)}"
         self._listener.bind(address)
         self._listener.listen(1)

@@ -60,6 +60,7 @@ class Task:
         self._intercepted: list[tuple[int, int]] = []
         self._detached = False
         self._parasites: list = []
+        self._options = pt.PTRACE_O_TRACESYSGOOD
 
     # ---- seizing ---------------------------------------------------------
 
@@ -75,6 +76,10 @@ class Task:
             raise TaskError(f"task {self.pid}: is a thread of {st.get('Tgid')}, "
                             "not a process")
         self.was_stopped = state == "T"
+        # Our own syscalls must not meet the task's seccomp filters.
+        self._options = pt.PTRACE_O_TRACESYSGOOD
+        if st.get("Seccomp", "0") != "0":
+            self._options |= pt.PTRACE_O_SUSPEND_SECCOMP
         try:
             self._seize_thread(self.pid)
             while True:
@@ -89,7 +94,7 @@ class Task:
 
     def _seize_thread(self, tid: int, is_leader: bool = True) -> None:
         try:
-            pt.seize(tid, pt.PTRACE_O_TRACESYSGOOD)
+            pt.seize(tid, self._options)
         except ProcessLookupError:
             if not is_leader:
                 return  # the thread exited meanwhile

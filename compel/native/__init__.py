@@ -8,11 +8,12 @@ definition in the docstring.
 
 Modules: ptrace, wait, memory (process_vm_*, mmap, memfd, vmsplice/splice,
 preadv/pwritev), pidfd (pidfd_*, tgkill), clone (clone3 with set_tid),
-prctl, uapi (userfaultfd, PAGEMAP_SCAN), structs (iovec).
+prctl, ns (setns), uapi (userfaultfd, PAGEMAP_SCAN), structs (iovec).
 """
 
-from compel.native import clone, memory, pidfd, prctl, ptrace, structs, uapi, wait
+from compel.native import (clone, memory, ns, pidfd, prctl, ptrace, structs,
+                           uapi, wait)
 from compel.native._libc import check, libc, os_error, sys, syscall
 
-__all__ = ["clone", "memory", "pidfd", "prctl", "ptrace", "structs", "uapi",
+__all__ = ["clone", "memory", "ns", "pidfd", "prctl", "ptrace", "structs", "uapi",
            "wait", "check", "libc", "os_error", "sys", "syscall"]

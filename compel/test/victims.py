@@ -19,9 +19,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 SOURCE = HERE / "victims" / "victim.c"
 
 # Modes and the syscall each one blocks in (x86_64 numbers).
-BLOCKING_SYSCALL = {"pipe": 0, "threads": 0, "pending": 0, "nanosleep": 230,
-                    "futex": 202, "epoll": 232}
-NEEDS_INPUT = ("pipe", "threads", "pending", "epoll")
+BLOCKING_SYSCALL = {"pipe": 0, "threads": 0, "pending": 0, "seccomp": 0,
+                    "nanosleep": 230, "futex": 202, "epoll": 232}
+NEEDS_INPUT = ("pipe", "threads", "pending", "epoll", "seccomp")
 
 
 def build_c(source: pathlib.Path, *flags: str) -> pathlib.Path:
@@ -45,9 +45,10 @@ def victim_binary() -> pathlib.Path:
 class Victim:
     """One running victim process (ours: we kill it if it outlives a test)."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, wrapper: tuple[str, ...] = ()) -> None:
+        """wrapper: a command that execs the victim (e.g. unshare -n)."""
         self.mode = mode
-        self.proc = subprocess.Popen([str(victim_binary()), mode],
+        self.proc = subprocess.Popen([*wrapper, str(victim_binary()), mode],
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()

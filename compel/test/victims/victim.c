@@ -4,6 +4,7 @@
  * in (or spins instead of) one syscall, then checks itself and reports.
  *
  *   victim MODE      MODE: spin pipe nanosleep futex epoll threads pending
+ *                          seccomp (pipe, under a filter that kills on getppid)
  *
  * stdout lines:  "ready pid=.. buf=.. len=.. handler=.."  then
  *                "result MODE ret=.. errno=.."  then  "check ok" or
@@ -12,21 +13,26 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define BUF_LEN (4 << 20)
 #define NR_THREADS 3
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static unsigned char *buf;
 static volatile sig_atomic_t stop_spin;
@@ -59,6 +65,23 @@ static void *spinner(void *arg)
 	while (!threads_stop)
 		thread_count[n]++;
 	return NULL;
+}
+
+/* Any getppid() kills the process: remote syscalls must bypass this. */
+static int install_seccomp(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { ARRAY_LEN(filter), filter };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
 static double now(void)
@@ -113,6 +136,8 @@ int main(int argc, char **argv)
 		raise(SIGUSR1);			/* thread-private queue */
 		kill(getpid(), SIGUSR2);	/* process-wide queue */
 	}
+	if (!strcmp(mode, "seccomp") && install_seccomp())
+		return 3;
 	if (!strcmp(mode, "threads"))
 		for (i = 0; i < NR_THREADS; i++)
 			pthread_create(&th[i], NULL, spinner, (void *)i);
