@@ -77,6 +77,10 @@ def _dump(opts: Options) -> DumpContext:
     ctx = DumpContext(opts=opts, images=images, log=logger,
                       root_pid=opts.pid)
     logger.info("Dumping processes (pid: %d)", opts.pid)
+    # Everything importable is imported before the task is frozen: the
+    # frozen time is what the dumped program feels.
+    modules = resources.load()
+    _warm_up_images()
     progress = Progress(f"criu dump {opts.pid}")
     progress.step("freezing")
     started = time.monotonic()
@@ -94,7 +98,6 @@ def _dump(opts: Options) -> DumpContext:
             for task in ctx.tasks:
                 task.parasite()
             _fault("parasite")
-        modules = resources.load()
         for module in modules:
             progress.step(module.NAME)
             for task in ctx.tasks:
@@ -131,6 +134,15 @@ def _dump(opts: Options) -> DumpContext:
         images.close()
     logger.info("Dumping finished successfully")
     return ctx
+
+
+def _warm_up_images() -> None:
+    """Import the image schemas and the images library writers use."""
+    import images.image  # noqa: F401
+    from images.pb import (core_pb2, creds_pb2, fdinfo_pb2,  # noqa: F401
+                           fs_pb2, inventory_pb2, mm_pb2, pagemap_pb2,
+                           pipe_data_pb2, pipe_pb2, pstree_pb2, regfile_pb2,
+                           rlimit_pb2, stats_pb2, tty_pb2)
 
 
 def _forget_previous_dump(images: ImageDir) -> None:
