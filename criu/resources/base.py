@@ -183,8 +183,8 @@ class RestorerArgs(types.SimpleNamespace):
     the versioned C argument struct.  Known attributes (absent = not set):
 
       creds:    images.pb.creds_pb2.creds_entry to apply last (setresuid...)
-      rlimits:  list[tuple[int, int, int]] (resource, soft, hard) to set
       + whatever memory/cpu/signal modules add (see their modules).
+    (rlimits are set by their hook directly, as the last one in the table.)
     """
 
 

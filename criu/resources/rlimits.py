@@ -64,8 +64,6 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                             " %s%s; set soft %s hard %s instead", task.pid,
                             name, _show(lim.cur), _show(lim.max), reason,
                             hint, *(_show(v) for v in kept))
-    task.restorer_args.rlimits = [(r, lim.cur, lim.max) for r, lim in
-                                  enumerate(tc.rlimits.rlimits)]
     if failed:
         ctx.log.warning("task %d: %d rlimits could not be restored exactly",
                         task.pid, failed)
