@@ -162,6 +162,7 @@ def _dump_file(ctx: DumpContext, task: DumpTask,
                             "(ghost files are not supported yet)")
         if not info.target.startswith("/"):
             raise DumpError(f"{where}: {info.target}: no path to reopen")
+        _check_same_file(where, info)
         return add_reg_file(ctx, info.target, info.flags & ~os.O_CLOEXEC,
                             info.pos, info.mnt_id, info.st), FD_REG
     if stat.S_ISCHR(mode):
@@ -172,6 +173,20 @@ def _dump_file(ctx: DumpContext, task: DumpTask,
                         "the caller's terminal)")
     raise DumpError(f"{where}: {info.target}: this kind of file is not "
                     "supported yet")
+
+
+def _check_same_file(where: str, info: proc.FdInfo) -> None:
+    """The path must still name the open file, or restore would reopen
+    another one (CRIU's link-remap cases are not supported yet)."""
+    try:
+        st = os.stat(info.target)
+    except OSError as e:
+        raise DumpError(f"{where}: {info.target}: the path no longer "
+                        f"leads to the open file ({e.strerror})") from e
+    if (st.st_dev, st.st_ino) != (info.st.st_dev, info.st.st_ino):
+        raise DumpError(f"{where}: {info.target}: the path now names "
+                        "another file (the open one was renamed or "
+                        "replaced)")
 
 
 def _dump_pipe(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:

@@ -207,3 +207,23 @@ def test_work_dir_holds_the_log(victim: Victim, tmp_path: pathlib.Path) -> None:
     assert "Dumping finished successfully" in text
     assert text.startswith("(")         # -v4: timestamped lines
     assert not (images / "dump.log").exists()
+
+
+def test_overmounted_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
+    """The path of an open file now names another file (a bind mount over
+    it): restore would reopen the wrong one, so dump refuses."""
+    path, other = tmp_path / "f", tmp_path / "g"
+    path.write_text("open one")
+    other.write_text("other one")
+    v = Victim(tmp_path, extra=(
+        f"import os\nkeep = os.open({str(path)!r}, os.O_RDONLY)\n"))
+    subprocess.run(["mount", "--bind", str(other), str(path)], check=True)
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert f"{path}: the path now names another file" in line, line
+        v.assert_running_untraced()
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+        v.kill()
