@@ -24,7 +24,7 @@ import struct
 import threading
 
 from compel.blob import Blob
-from compel.errors import ParasiteError, RemoteError, TaskError
+from compel.errors import CompelError, ParasiteError, TaskError
 from compel.native import memory, ns
 from compel.native import ptrace as pt
 from compel.native.wait import WNOHANG, WaitStatus, waitpid
@@ -255,12 +255,16 @@ class Parasite:
             self.area[:len(args)] = args
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                 array.array("i", fds).tobytes())] if fds else []
-        self._conn.sendmsg([_MSG.pack(cmd, 0, len(fds), 0)], anc)
-        if not self._wait_reply():
-            raise ParasiteError(f"task {self.task.pid}: parasite closed the "
-                                "connection")
-        data, ancdata, _, _ = self._conn.recvmsg(
-            _MSG.size, socket.CMSG_SPACE(MAX_FDS * 4), socket.MSG_CMSG_CLOEXEC)
+        try:
+            self._conn.sendmsg([_MSG.pack(cmd, 0, len(fds), 0)], anc)
+            self._wait_reply()
+            data, ancdata, _, _ = self._conn.recvmsg(
+                _MSG.size, socket.CMSG_SPACE(MAX_FDS * 4),
+                socket.MSG_CMSG_CLOEXEC)
+        except OSError as e:
+            self._running = self._running and not self.task._gone()
+            raise ParasiteError(f"task {self.task.pid}: control socket: "
+                                f"{e.strerror or e}") from None
         if len(data) != _MSG.size:
             raise ParasiteError(f"task {self.task.pid}: parasite sent a "
                                 "malformed reply")
@@ -288,11 +292,10 @@ class Parasite:
     def ping(self) -> None:
         self.call_checked(CMD_PING)
 
-    def _wait_reply(self) -> bool:
+    def _wait_reply(self) -> None:
         assert self._conn is not None
-        while True:
-            if self._wait_readable(self._conn, 0.05):
-                return True
+        while not self._wait_readable(self._conn, 0.05):
+            pass
 
     def _wait_readable(self, sock: socket.socket, timeout: float) -> bool:
         """Wait for `sock`, watching the task: a stop means the parasite
@@ -311,7 +314,7 @@ class Parasite:
         pid = self.task.pid
         if st.exited:
             self._running = False
-            self._cured = True
+            self.task.dead = True
             raise TaskError(f"task {pid}: {st.describe()} while the parasite ran")
         if st.is_event_stop or (st.is_signal_delivery and
                                 st.stop_signal not in _CRASH_SIGNALS):
@@ -366,6 +369,7 @@ class Parasite:
                     st = waitpid(pid)
                     assert st is not None
                     if st.exited:
+                        self.task.dead = True
                         raise TaskError(f"task {pid}: {st.describe()} while "
                                         "the parasite ran")
                     if st.is_event_stop or st.stopped:
@@ -381,7 +385,7 @@ class Parasite:
         errors = []
         try:
             self._stop_parasite()
-        except (OSError, ParasiteError) as e:
+        except (OSError, CompelError) as e:
             errors.append(str(e))
         for sock in (self._conn, self._listener):
             if sock is not None:
@@ -393,15 +397,15 @@ class Parasite:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        if self.remote_base:
+        if self.remote_base and not self.task.dead:
             try:
                 self.task.remote_munmap(self.remote_base, self.length)
-            except (OSError, RemoteError) as e:
+            except (OSError, CompelError) as e:
                 errors.append(f"unmapping the parasite: {e}")
             self.remote_base = 0
         if self in self.task._parasites:
             self.task._parasites.remove(self)
-        if errors:
+        if errors and not self.task._gone():
             raise ParasiteError(f"task {self.task.pid}: cure: " + "; ".join(errors))
 
     def __enter__(self) -> "Parasite":

@@ -56,6 +56,7 @@ class Task:
         self.threads: list[int] = []
         self.saved: dict[int, ThreadState] = {}
         self.was_stopped = False
+        self.dead = False  # the task died while we held it
         self._syscall_ip: int | None = None
         self._intercepted: list[tuple[int, int]] = []
         self._detached = False
@@ -107,8 +108,19 @@ class Task:
             raise NotPermittedError(
                 f"task {self.pid}: not permitted to trace it") from None
         self.threads.append(tid)
-        pt.interrupt(tid)
-        group_stopped = self._wait_interrupted(tid)
+        try:
+            pt.interrupt(tid)
+            group_stopped = self._wait_interrupted(tid)
+        except (TaskError, ProcessLookupError):
+            if is_leader:
+                raise
+            if tid in self.threads:  # exiting: let it go
+                self.threads.remove(tid)
+                try:
+                    pt.detach(tid)
+                except OSError:
+                    pass
+            return
         regs = self.get_regs(tid)
         self.saved[tid] = ThreadState(tid, regs, pt.get_sigmask(tid),
                                       group_stopped)
@@ -132,6 +144,8 @@ class Task:
         st = waitpid(tid)
         assert st is not None
         if st.exited:
+            if tid == self.pid:
+                self.dead = True
             if tid in self.threads:
                 self.threads.remove(tid)
             self.saved.pop(tid, None)
@@ -332,10 +346,11 @@ class Task:
                 self.set_regs(state.regs, tid)
                 pt.set_sigmask(tid, state.sigmask)
             except OSError as e:
-                errors.append(f"thread {tid}: {e}")
+                if not self._gone():
+                    errors.append(f"thread {tid}: {e}")
         for tid, sig in self._intercepted:
             _requeue_signal(self.pid, tid, sig)
-        if leave_stopped:
+        if leave_stopped and not self._gone():
             os.kill(self.pid, signal.SIGSTOP)
         self._release_all()
         if leave_stopped or self.was_stopped:
@@ -343,6 +358,15 @@ class Task:
         if errors:
             raise TaskError(f"task {self.pid}: restoring state failed: "
                             + "; ".join(errors))
+
+    def _gone(self) -> bool:
+        """True once the task has died (killed while we held it)."""
+        if not self.dead:
+            try:
+                self.dead = proc.state(self.pid) in ("Z", "X")
+            except TaskError:
+                self.dead = True
+        return self.dead
 
     def _wait_group_stop(self) -> None:
         """After detach a stopped task passes through R on its way back into

@@ -138,3 +138,46 @@ def test_detach_without_with_cures_parasite():
         assert proc.tracer(v.pid) == 0
         result, checks, status = v.finish()
         assert checks == ["check ok"] and status == 0
+
+
+def test_task_killed_while_infected():
+    """A task killed under us: detach cleans up and does not complain."""
+    with Victim("pipe") as v:
+        v.wait_blocked()
+        task = compel.seize(v.pid)
+        parasite = StdParasite(task.infect(blob_path()))
+        parasite.get_misc()
+        os.kill(v.pid, signal.SIGKILL)
+        with pytest.raises(compel.CompelError):
+            parasite.get_misc()
+        task.detach()
+        assert task.dead
+    assert v.proc.returncode in (-signal.SIGKILL, 0)  # 0: we reaped it as tracer
+
+
+def test_sigstop_while_infected_is_kept():
+    """SIGSTOP cannot be blocked: it reaches the thread running the
+    parasite; we hold it back and the task stops once detached."""
+    with Victim("pipe") as v:
+        v.wait_blocked()
+        with compel.seize(v.pid) as task, StdParasite.infect(task) as p:
+            os.kill(v.pid, signal.SIGSTOP)
+            p.get_misc()
+            p.get_sigactions()
+            assert task.remote_syscall("getpid") == v.pid
+        while proc.state(v.pid) != "T":
+            os.sched_yield()
+        os.kill(v.pid, signal.SIGCONT)
+        result, checks, status = v.finish()
+        assert result == "result pipe ret=3 errno=0 eintr=0"
+        assert checks == ["check ok"] and status == 0
+
+
+def test_remote_syscall_on_each_thread():
+    with Victim("threads") as v:
+        v.wait_blocked()
+        with compel.seize(v.pid) as task:
+            for tid in task.threads:
+                assert task.remote_syscall("gettid", tid=tid) == tid
+        result, checks, status = v.finish()
+        assert checks == ["check ok"] and status == 0
