@@ -53,11 +53,20 @@ class ImageDir:
     def file(self, name: str) -> pathlib.Path:
         return self.path / name
 
+    # Every access is relative to the directory fd, so it keeps working in
+    # a restored task after chroot or chdir.
+    def _opener(self, name: str, flags: int) -> int:
+        return os.open(name, flags | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+
     def exists(self, name: str) -> bool:
-        return self.file(name).exists()
+        try:
+            os.stat(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return False
+        return True
 
     def names(self) -> list[str]:
-        return sorted(os.listdir(self.path))
+        return sorted(os.listdir(self.fd))
 
     # -- protobuf images -----------------------------------------------
     def write(self, name: str, entries: Iterable[Any],
@@ -76,15 +85,15 @@ class ImageDir:
         """A streaming writer: .write(msg[, extra]) per entry; extra is the
         raw payload of types that carry one (pipes-data, ...)."""
         from images.image import ImageWriter
-        final = self.file(name)
-        tmp = final.with_name(final.name + TMP_SUFFIX)
+        tmp = name + TMP_SUFFIX
         try:
-            with open(tmp, "wb") as f:
-                yield ImageWriter(f, magic or magic_of(name), str(final))
-            os.replace(tmp, final)
+            with open(tmp, "wb", opener=self._opener) as f:
+                yield ImageWriter(f, magic or magic_of(name),
+                                  str(self.file(name)))
+            os.replace(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp, dir_fd=self.fd)
             raise
 
     def read(self, name: str, magic: str | None = None) -> list[Any]:
@@ -94,13 +103,17 @@ class ImageDir:
     def entries(self, name: str, magic: str | None = None) -> Iterator[Any]:
         """Stream images.Entry objects (msg, extra payload, offset)."""
         from images.errors import ImageError as LibImageError
-        from images.image import open_image
+        from images.image import ImageReader
         path = self.file(name)
-        if not path.exists():
-            raise ImageError(f"{path}: image missing")
         try:
-            with open_image(str(path), magic or magic_of(name)) as img:
-                yield from img
+            f = open(name, "rb", opener=self._opener)
+        except FileNotFoundError:
+            raise ImageError(f"{path}: image missing") from None
+        except OSError as e:
+            raise ImageError(f"{path}: {e.strerror}") from e
+        try:
+            with f:
+                yield from ImageReader(f, str(path), magic or magic_of(name))
         except LibImageError as e:
             raise ImageError(str(e)) from e
 
