@@ -57,11 +57,14 @@ def syscall_header() -> str:
     return "\n".join(lines)
 
 
-def _run(cmd: list[str]) -> None:
+def _run(cmd: list[str], what: str) -> None:
+    """Run a compiler/linker; on failure, one line: its first error."""
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
-        out = (proc.stderr or proc.stdout).strip()
-        raise BlobError(f"{pathlib.Path(cmd[0]).name} failed: {out}")
+        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["?"]
+        first = next((l for l in lines if "error" in l), lines[0])
+        raise BlobError(f"{pathlib.Path(cmd[0]).name} failed on {what}: "
+                        f"{first.strip()}")
 
 
 def build(sources: Sequence[str | os.PathLike], output: str | os.PathLike,
@@ -92,12 +95,14 @@ def build(sources: Sequence[str | os.PathLike], output: str | os.PathLike,
             if not src.exists():
                 raise BlobError(f"{src}: no such file")
             obj = tmpdir / f"{i}-{src.stem}.o"
-            _run([cc, *CFLAGS, *incs, *defs, "-c", str(src), "-o", str(obj)])
+            _run([cc, *CFLAGS, *incs, *defs, "-c", str(src), "-o", str(obj)],
+                 str(src))
             objs.append(str(obj))
         elf_path = tmpdir / "blob.elf"
         _run([ld, "-pie", "--no-dynamic-linker", "-z", "norelro",
               "-z", "noexecstack", "--hash-style=sysv", "-Bsymbolic",
-              "-T", str(ARCH_DIR / "blob.lds"), "-o", str(elf_path), *objs])
+              "-T", str(ARCH_DIR / "blob.lds"), "-o", str(elf_path), *objs],
+             str(output))
         blob = blob_from_elf(elf_path.read_bytes(), str(output))
     blob.save(output)
     return blob
