@@ -192,11 +192,8 @@ class Parasite:
         del hdr
 
         regs = task.saved_regs()
-        regs.rip = self.remote_base + self.blob.symbol(ENTRY)
-        regs.rsp = self.stack_top
-        regs.rdi = self.remote_base + self.args_offset
-        regs.rax = 0
-        regs.orig_rax = 0xFFFFFFFFFFFFFFFF
+        regs.set_call(self.remote_base + self.blob.symbol(ENTRY),
+                      self.stack_top, self.remote_base + self.args_offset)
         pt.set_sigmask(task.pid, 0xFFFFFFFFFFFFFFFF)
         task.set_regs(regs)
         pt.cont(task.pid)
@@ -324,7 +321,7 @@ class Parasite:
             return
         self._running = False
         raise ParasiteError(f"task {pid}: parasite {st.describe()} at "
-                            f"{self.task.get_regs().rip:#x}")
+                            f"{self.task.get_regs().ip:#x}")
 
     @property
     def running(self) -> bool:

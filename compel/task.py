@@ -275,7 +275,7 @@ class Task:
     def run_regs(self, regs: "arch.UserRegs", tid: int | None = None,
                  until_syscall_exit: bool = True) -> "arch.UserRegs":
         """Resume thread tid with `regs` and all signals blocked, until the
-        syscall at regs.rip has run; return the registers then."""
+        syscall at the registers' ip has run; return the registers then."""
         tid = tid or self.pid
         pt.set_sigmask(tid, ALL_SIGNALS_BLOCKED)
         self.set_regs(regs, tid)

@@ -57,6 +57,21 @@ class UserRegs(ctypes.Structure):
         for reg, value in zip(self.ARG_REGS, args):
             setattr(self, reg, value & 0xFFFFFFFFFFFFFFFF)
 
+    def set_call(self, ip: int, sp: int, arg: int) -> None:
+        """Prepare these registers to enter a blob function at `ip` with one
+        argument, on a stack whose (16-byte aligned) top is `sp`.  The entry
+        is jumped to, not called: it must not return (the parasite entry
+        waits in pause() instead)."""
+        self.rip = ip
+        self.rsp = sp & ~0xF
+        self.rdi = arg
+        self.rax = 0
+        self.orig_rax = 0xFFFFFFFFFFFFFFFF  # not in a syscall: no restart
+
+    @property
+    def ip(self) -> int:
+        return self.rip
+
     @property
     def syscall_ret(self) -> int:
         """rax as a signed return value."""
