@@ -4,10 +4,9 @@ Each entry names a module implementing the protocol of
 criu.resources.base.Resource (NAME, dump(ctx, task), restore(ctx, task)).
 Dump calls them in this order while the tree is seized; restore calls them
 in this order inside each new task, before the restorer blob.  The order
-matters on restore: session/process group first (pstree), then what needs
-a path lookup in the dumped root (files before fs changes root/cwd), then
-what only fills the restorer arguments (memory, cpu, signals, creds),
-and rlimits last, since they restrict the new task from then on.
+matters on restore: session/process group first (pstree); every module
+that opens files by path (files, memory) before fs changes root and cwd;
+rlimits last, since they restrict the new task from then on.
 
 Optional module hooks, called once per dump/restore when present:
     def dump_finish(ctx: DumpContext) -> None
@@ -28,10 +27,10 @@ RESOURCES: tuple[str, ...] = (
     "criu.resources.pstree",    # session / process group; pstree.img
     "criu.resources.task",      # comm, personality, state, sched (core)
     "criu.resources.files",     # fdinfo/files/pipes-data/tty-info images
-    "criu.resources.fs",        # cwd, root, umask (fs-PID.img)
     "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
     "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
     "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan
+    "criu.resources.fs",        # cwd, root, umask: after every path lookup
     "criu.resources.rlimits",   # last: limits the new task from here on
 )
 
