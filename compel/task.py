@@ -259,7 +259,7 @@ class Task:
                         tid: int) -> int:
         regs = self.saved[tid].regs.copy()
         regs.set_syscall(number, tuple(args), self.syscall_ip())
-        result = self.run_regs(regs, tid=tid, until_syscall_exit=True)
+        result = self.run_regs(regs, tid=tid)
         return result.syscall_ret
 
     def remote_syscall_checked(self, nr: int | str, *args: int,
@@ -272,8 +272,8 @@ class Task:
                               f"{os.strerror(-ret)}")
         return ret
 
-    def run_regs(self, regs: "arch.UserRegs", tid: int | None = None,
-                 until_syscall_exit: bool = True) -> "arch.UserRegs":
+    def run_regs(self, regs: "arch.UserRegs",
+                 tid: int | None = None) -> "arch.UserRegs":
         """Resume thread tid with `regs` and all signals blocked, until the
         syscall at the registers' ip has run; return the registers then."""
         tid = tid or self.pid
