@@ -8,7 +8,9 @@ definition in the docstring.
 
 Modules: ptrace, wait, memory (process_vm_*, mmap, memfd, vmsplice/splice,
 preadv/pwritev), pidfd (pidfd_*, tgkill), clone (clone3 with set_tid),
-prctl, ns (setns), uapi (userfaultfd, PAGEMAP_SCAN), structs (iovec).
+prctl, ns (setns), uapi (userfaultfd, PAGEMAP_SCAN), structs (iovec);
+added by criu's helpers: files (kcmp, tee, ...), pagemap (PAGEMAP_SCAN
+calls), selfcall (calls into our own process).
 """
 
 from compel.native import (clone, memory, ns, pidfd, prctl, ptrace, structs,
