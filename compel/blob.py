@@ -103,7 +103,7 @@ class Blob:
         return cls.from_bytes(data, str(path))
 
     def save(self, path: str | os.PathLike) -> None:
-        tmp = f"{path}.tmp"
+        tmp = f"{path}.{os.getpid()}.tmp"  # parallel builders never collide
         with open(tmp, "wb") as f:
             f.write(self.to_bytes())
         os.replace(tmp, path)
