@@ -369,13 +369,17 @@ class Task:
         return self.dead
 
     def _wait_group_stop(self) -> None:
-        """After detach a stopped task passes through R on its way back into
-        the group stop: return once it is there (so callers see 'T')."""
+        """After detach the threads of a stopped task pass through R on
+        their way back into the group stop: return once all are there (so
+        callers see 'T'), or after 2 s if something else woke them."""
         for _ in range(2000):
             try:
-                if proc.state(self.pid) in ("T", "Z", "X"):
-                    return
-            except TaskError:
+                states = {proc.state(tid) if os.path.exists(
+                    f"/proc/{self.pid}/task/{tid}") else "X"
+                    for tid in proc.threads(self.pid)}
+            except (TaskError, FileNotFoundError):
+                return
+            if states <= {"T", "Z", "X"}:
                 return
             time.sleep(0.001)
 

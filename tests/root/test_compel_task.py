@@ -174,3 +174,18 @@ def test_registers_and_xsave_readable():
             assert rseq.rseq_abi_size >= 32  # glibc registers rseq
         result, checks, status = v.finish()
         assert checks == ["check ok"]
+
+
+def test_stopped_multithreaded_task_stays_stopped():
+    with Victim("threads") as v:
+        v.wait_blocked()
+        os.kill(v.pid, signal.SIGSTOP)
+        tids = proc.threads(v.pid)
+        while not all(proc.state(t) == "T" for t in tids):
+            os.sched_yield()
+        with compel.seize(v.pid) as task, StdParasite.infect(task) as p:
+            p.get_misc()
+        assert [proc.state(t) for t in tids] == ["T"] * len(tids)
+        os.kill(v.pid, signal.SIGCONT)
+        result, checks, status = v.finish()
+        assert checks == ["check ok"] and status == 0

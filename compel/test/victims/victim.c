@@ -62,8 +62,9 @@ static void *spinner(void *arg)
 {
 	long n = (long)arg;
 
-	while (!threads_stop)
+	do
 		thread_count[n]++;
+	while (!threads_stop);
 	return NULL;
 }
 
