@@ -83,8 +83,11 @@ class Victim:
     def release(self) -> None:
         """Let the victim leave its blocking call (input or SIGUSR2)."""
         if self.mode in NEEDS_INPUT:
-            self.proc.stdin.write("go\n")
-            self.proc.stdin.flush()
+            try:
+                self.proc.stdin.write("go\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass  # it stopped reading already (e.g. read got EINTR)
         elif self.mode == "spin":
             os.kill(self.pid, signal.SIGUSR2)
 

@@ -64,3 +64,39 @@ def test_spinning_victim_registers_intact():
         result, checks, status = v.finish()
         assert result == "result spin ret=0 errno=0 eintr=0"
         assert checks == ["check ok"] and status == 0
+
+
+def _kernel_stop_with_signal(v: Victim, sig: int) -> None:
+    os.kill(v.pid, signal.SIGSTOP)
+    while proc.state(v.pid) != "T":
+        os.sched_yield()
+    os.kill(v.pid, sig)
+    os.kill(v.pid, signal.SIGCONT)
+
+
+def _compel_stop_with_signal(v: Victim, sig: int) -> None:
+    with compel.seize(v.pid) as task:
+        os.kill(v.pid, sig)  # queued while we hold the task
+        with StdParasite.infect(task) as p:
+            p.get_sigactions()
+        assert task.remote_syscall("getpid") == v.pid
+
+
+@pytest.mark.parametrize("sig, expected", [
+    # SIGUSR1's handler has SA_RESTART: read restarts after the handler
+    (signal.SIGUSR1, "result pipe ret=3 errno=0 eintr=0"),
+    # SIGUSR2's has not: read fails with EINTR
+    (signal.SIGUSR2, "result pipe ret=-1 errno=4 eintr=0"),
+])
+def test_signal_arriving_while_held(sig, expected):
+    with Victim("pipe") as control:
+        control.wait_blocked()
+        _kernel_stop_with_signal(control, sig)
+        kernel_result, _, _ = control.finish()
+    assert kernel_result == expected
+    with Victim("pipe") as v:
+        v.wait_blocked()
+        _compel_stop_with_signal(v, sig)
+        result, checks, status = v.finish()
+    assert result == kernel_result
+    assert checks == ["check ok"] and status == 0
