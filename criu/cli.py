@@ -44,6 +44,9 @@ Dump/restore options:
   -j|--shell-job         the tree was started from a shell (uses the
                          caller's terminal)
   --pidfile FILE         write the restored root's PID to FILE
+  --inherit-fd fd[N]:KEY restore: criu's fd N stands for the dumped file
+                         KEY (pipe:[INODE] or a file path), e.g. the other
+                         end of a pipe that stayed outside the tree
   --display-stats        print dump/restore statistics
 
 Check options:
@@ -99,6 +102,7 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("-d", "--restore-detached", action="store_true")
     p.add_argument("-j", "--shell-job", action="store_true")
     p.add_argument("--display-stats", action="store_true")
+    p.add_argument("--inherit-fd", dest="inherit_fds", action="append")
     p.add_argument("--feature", dest="features", action="append")
     p.add_argument("--all", "--extra", "--experimental", dest="check_all",
                    action="store_true")

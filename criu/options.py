@@ -28,6 +28,8 @@ class Options:
     restore_detached: bool = False      # -d
     shell_job: bool = False             # -j
     display_stats: bool = False         # --display-stats
+    inherit_fds: list[str] = dataclasses.field(default_factory=list)
+    #                                   --inherit-fd fd[N]:KEY (restore)
     features: list[str] = dataclasses.field(default_factory=list)  # check
     check_all: bool = False             # check --all / --extra / --experimental
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import re
 import stat
 import termios
 from typing import Any, Optional
@@ -402,6 +403,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     log.move_log_fd(base)
     if 0 <= ctx.images.fd < base:
         ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
+    inherited = _inherited_fds(ctx, task, base)
     if (ctx.opts.shell_job and "files.shell_tty" not in ctx.registry
             and os.isatty(0)):
         # criu's terminal, inherited as fd 0, is what a shell job's tty fds
@@ -417,7 +419,14 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                 if entry is None:
                     raise RestoreError(f"task {task.pid}: fd {fi.fd}: file id "
                                        f"{fi.id} is not in files.img")
-                fd = _open(ctx, task, state, entry, fi.fd, pipes, base)
+                key = _inherit_key(entry)
+                if key in inherited:
+                    fd = fcntl.fcntl(inherited[key], fcntl.F_DUPFD_CLOEXEC,
+                                     base)
+                    ctx.log.info("task %d: fd %d: %s inherited from criu",
+                                 task.pid, fi.fd, key)
+                else:
+                    fd = _open(ctx, task, state, entry, fi.fd, pipes, base)
                 opened[fi.id] = _above(fd, base)
         _close_below(base, keep=set(task.service_fds.fds))
         for fi in fdinfos:
@@ -433,6 +442,42 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                 except OSError:
                     pass
     ctx.log.info("task %d: restored %d fds", task.pid, len(fdinfos))
+
+
+INHERIT_RE = re.compile(r"fd\[(\d+)\]:(.+)")
+
+
+def _inherited_fds(ctx: RestoreContext, task: RestoreTask,
+                   base: int) -> dict[str, int]:
+    """--inherit-fd fd[N]:KEY: criu's own fd N (inherited by the new task
+    at fork) replaces the dumped file KEY; kept above base from here on."""
+    out = ctx.registry.get("files.inherited")
+    if out is not None:
+        return out
+    out = {}
+    for spec in ctx.opts.inherit_fds:
+        m = INHERIT_RE.fullmatch(spec)
+        if m is None:
+            raise RestoreError(f"--inherit-fd {spec}: expected fd[N]:KEY")
+        fd, key = int(m.group(1)), m.group(2)
+        try:
+            out[key] = task.service_fds.keep(
+                fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base),
+                f"inherited {key}")
+        except OSError as e:
+            raise RestoreError(f"--inherit-fd {spec}: criu has no fd {fd}: "
+                               f"{e.strerror}") from e
+    ctx.registry["files.inherited"] = out
+    return out
+
+
+def _inherit_key(entry: Any) -> str:
+    """How --inherit-fd names a dumped file (CRIU's keys)."""
+    if entry.type == FD_PIPE:
+        return f"pipe:[{entry.pipe.pipe_id}]"
+    if entry.type == FD_REG:
+        return entry.reg.name
+    return ""
 
 
 def _above(fd: int, base: int) -> int:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from criu_testlib import criu
+from criu_testlib import CRIU, criu
 
 VICTIM = r"""
 import fcntl, os, sys, time
@@ -180,3 +180,58 @@ def test_files_and_fs_full_restore(tmp_path: pathlib.Path) -> None:
             os.close(fd)
     finally:
         os.kill(v.pid, 9)
+
+
+PRINTER = r"""
+import sys, time
+i = 0
+while True:
+    i += 1
+    print(i, flush=True)
+    time.sleep(0.005)
+"""
+
+
+def test_stdout_pipe_inherited(tmp_path: pathlib.Path) -> None:
+    """stdout on a pipe whose reader stays outside: restored with
+    --inherit-fd fd[N]:pipe:[INODE], the task writes on into the same pipe."""
+    r, w = os.pipe()
+    v = subprocess.Popen([sys.executable, "-c", PRINTER], stdout=w,
+                         stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    pid = v.pid
+    images = tmp_path / "img"
+    try:
+        reader = os.fdopen(r, "r")
+        last = int(reader.readline())
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        v.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while os.path.exists(f"/proc/{pid}"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # what was written before the dump, and is still in the pipe
+        from criu.imagedir import ImageDir
+        with ImageDir(images) as d:
+            pipe_ids = {f.pipe.pipe_id for f in d.read("files.img")
+                        if f.type == 2}
+        assert pipe_ids == {os.fstat(w).st_ino}
+        ino = pipe_ids.pop()
+        out = subprocess.run([str(CRIU), "restore", "-D", str(images), "-d",
+                              "--inherit-fd", f"fd[{w}]:pipe:[{ino}]"],
+                             pass_fds=(w,), capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        os.close(w)
+        w = -1
+        numbers = [int(reader.readline()) for _ in range(400)]
+        # one sequence, no gap, no repeat: the same task writing on
+        assert numbers == list(range(last + 1, last + 401))
+    finally:
+        if w >= 0:
+            os.close(w)
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
