@@ -44,10 +44,11 @@ def parse_verbosity(values: Optional[list[str]], default: int = 2) -> int:
 
 
 class _Formatter(logging.Formatter):
-    def __init__(self, timestamps: bool, pid_prefix: bool) -> None:
+    """CRIU's line shape: "(SS.UUUUUU) Error (file:line): message"."""
+
+    def __init__(self, timestamps: bool) -> None:
         super().__init__()
         self.timestamps = timestamps
-        self.pid_prefix = pid_prefix
 
     def format(self, record: logging.LogRecord) -> str:
         msg = record.getMessage()
@@ -55,8 +56,6 @@ class _Formatter(logging.Formatter):
             msg = f"Error ({_where(record)}): {msg}"
         elif record.levelno == logging.WARNING:
             msg = f"Warn  ({_where(record)}): {msg}"
-        if self.pid_prefix:
-            msg = f"{os.getpid()}: {msg}"
         if self.timestamps:
             t = record.created - _START_WALL
             msg = f"({int(t):02d}.{int((t % 1) * 1e6):06d}) {msg}"
@@ -64,7 +63,6 @@ class _Formatter(logging.Formatter):
                 LOGGER_NAME).isEnabledFor(logging.DEBUG):
             msg += "\n" + self.formatException(record.exc_info)
         return msg
-
 
 
 def _where(record: logging.LogRecord) -> str:
@@ -144,8 +142,7 @@ def setup(verbosity: int = 2, log_file: Optional[str] = None,
     handler = logging.StreamHandler(stream)
     handler.setLevel(_VERBOSITY_TO_LEVEL.get(verbosity, logging.DEBUG))
     handler.addFilter(_NotMsg())
-    handler.setFormatter(_Formatter(timestamps=verbosity >= 3,
-                                    pid_prefix=False))
+    handler.setFormatter(_Formatter(timestamps=verbosity >= 3))
     _setup.handler = handler
     logger.addHandler(handler)
     logger.addHandler(_StdoutMsgHandler())
