@@ -113,6 +113,13 @@ def test_leave_running_dump_is_complete(victim: Victim,
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert "0: /dev/null" in out.stdout
+        # and decodes every image we wrote (pages-*.img are raw)
+        for img in sorted(images.iterdir()):
+            if img.name.startswith("pages-") or img.suffix != ".img":
+                continue
+            out = subprocess.run(["/usr/bin/crit", "decode", "-i", str(img)],
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, f"{img.name}: {out.stderr}"
 
 
 def test_leave_stopped(victim: Victim, tmp_path: pathlib.Path) -> None:
