@@ -128,6 +128,12 @@ def test_files_and_fs_round_trip(tmp_path: pathlib.Path) -> None:
         fdi = {e.fd: e for e in d.read("fdinfo-1.img")}
     assert fdi[3].id == fdi[4].id           # the dup shares one file id
     assert fdi[8].flags == 1                # FD_CLOEXEC
+    if os.path.exists("/usr/bin/crit"):     # CRIU's crit reads our pipe data
+        out = subprocess.run(["/usr/bin/crit", "decode", "-i",
+                              str(images / "pipes-data.img")],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert '"bytes": 8' in out.stdout
     out = tmp_path / "result.json"
     r2 = subprocess.run([sys.executable, "-c", CHILD, str(images),
                          str(v.pid), str(out)], capture_output=True,
