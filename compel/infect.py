@@ -156,7 +156,8 @@ class Parasite:
         finally:
             task.remote_munmap(scratch, PAGE)
         try:
-            self._fd = os.open(f"/proc/{task.pid}/fd/{remote_fd}", os.O_RDWR)
+            self._fd = os.open(f"/proc/{task.pid}/task/{task.main_tid}/fd/"
+                               f"{remote_fd}", os.O_RDWR)
             os.ftruncate(self._fd, self.length)
             self.remote_base = task.remote_mmap(
                 0, self.length,
@@ -172,7 +173,7 @@ class Parasite:
 
     def _run(self) -> None:
         task = self.task
-        self._listener = _socket_in_netns_of(task.pid)
+        self._listener = _socket_in_netns_of(task.main_tid)
         address = f"\0compel-{os.getpid()}-{task.pid}-{secrets.token_hex(6)}"
         self._listener.bind(address)
         self._listener.listen(1)
@@ -194,9 +195,9 @@ class Parasite:
         regs = task.saved_regs()
         regs.set_call(self.remote_base + self.blob.symbol(ENTRY),
                       self.stack_top, self.remote_base + self.args_offset)
-        pt.set_sigmask(task.pid, 0xFFFFFFFFFFFFFFFF)
+        pt.set_sigmask(task.main_tid, 0xFFFFFFFFFFFFFFFF)
         task.set_regs(regs)
-        pt.cont(task.pid)
+        pt.cont(task.main_tid)
         self._running = True
         while True:
             if self._wait_readable(self._listener, 0.05):
@@ -301,7 +302,7 @@ class Parasite:
         poller.register(sock, select.POLLIN | select.POLLHUP)
         if poller.poll(int(timeout * 1000)):
             return True
-        st = waitpid(self.task.pid, WNOHANG)
+        st = waitpid(self.task.main_tid, WNOHANG)
         if st is None:
             return False
         self._handle_stop(st)
@@ -316,8 +317,9 @@ class Parasite:
         if st.is_event_stop or (st.is_signal_delivery and
                                 st.stop_signal not in _CRASH_SIGNALS):
             if st.is_signal_delivery:
-                self.task._intercepted.append((pid, st.stop_signal))
-            pt.cont(pid)
+                self.task._intercepted.append((self.task.main_tid,
+                                               st.stop_signal))
+            pt.cont(self.task.main_tid)
             return
         self._running = False
         raise ParasiteError(f"task {pid}: parasite {st.describe()} at "
@@ -331,10 +333,10 @@ class Parasite:
     def suspended(self):
         """Stop the parasite's thread for a while (to run remote syscalls in
         the task), then let the parasite go on where it was."""
-        pid = self.task.pid
-        pt.interrupt(pid)
+        tid = self.task.main_tid
+        pt.interrupt(tid)
         while True:
-            st = waitpid(pid)
+            st = waitpid(tid)
             assert st is not None
             if st.is_event_stop:
                 break
@@ -346,8 +348,8 @@ class Parasite:
             # From the syscall-exit stop we leave, the kernel won't restart
             # the parasite's interrupted recvmsg: do what it would do.
             self.task.set_regs(regs.restarted())
-            pt.set_sigmask(pid, 0xFFFFFFFFFFFFFFFF)
-            pt.cont(pid)
+            pt.set_sigmask(tid, 0xFFFFFFFFFFFFFFFF)
+            pt.cont(tid)
 
     # ---- cure ------------------------------------------------------------
 
@@ -361,9 +363,9 @@ class Parasite:
                 except (OSError, ParasiteError):
                     pass
             if self._running:
-                pt.interrupt(pid)
+                pt.interrupt(self.task.main_tid)
                 while True:
-                    st = waitpid(pid)
+                    st = waitpid(self.task.main_tid)
                     assert st is not None
                     if st.exited:
                         self.task.dead = True

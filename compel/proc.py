@@ -59,9 +59,12 @@ def threads(pid: int) -> list[int]:
     return tids
 
 
-def maps(pid: int) -> list[Mapping]:
+def maps(pid: int, tid: int | None = None) -> list[Mapping]:
+    """The mappings of process pid (read through thread tid if given: a
+    zombie leader's own maps file is empty)."""
+    path = f"/proc/{pid}/task/{tid}/maps" if tid else f"/proc/{pid}/maps"
     try:
-        with open(f"/proc/{pid}/maps") as f:
+        with open(path) as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         raise NoSuchTaskError(f"task {pid}: no such process") from None

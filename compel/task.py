@@ -53,6 +53,9 @@ class Task:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
+        # The thread we run code on: the leader, unless it has exited while
+        # other threads live on (a zombie leader cannot be traced).
+        self.main_tid = pid
         self.threads: list[int] = []
         self.saved: dict[int, ThreadState] = {}
         self.was_stopped = False
@@ -68,7 +71,8 @@ class Task:
     def _seize(self) -> None:
         st = proc.status(self.pid)
         state = st.get("State", "?")[:1]
-        if state in ("Z", "X"):
+        leader_gone = state in ("Z", "X")
+        if leader_gone and int(st.get("Threads", "1")) <= 1:
             raise ZombieTaskError(f"task {self.pid}: is a zombie")
         if int(st.get("TracerPid", "0")):
             raise AlreadyTracedError(
@@ -82,13 +86,24 @@ class Task:
         if st.get("Seccomp", "0") != "0":
             self._options |= pt.PTRACE_O_SUSPEND_SECCOMP
         try:
-            self._seize_thread(self.pid)
+            if not leader_gone:
+                self._seize_thread(self.pid)
             while True:
                 new = [t for t in proc.threads(self.pid) if t not in self.saved]
                 if not new:
                     break
                 for tid in new:
+                    if tid == self.pid and leader_gone:
+                        continue
                     self._seize_thread(tid, is_leader=False)
+                if leader_gone and all(t == self.pid for t in
+                                       proc.threads(self.pid)
+                                       if t not in self.saved):
+                    break
+            if leader_gone:
+                if not self.threads:
+                    raise ZombieTaskError(f"task {self.pid}: is a zombie")
+                self.main_tid = self.threads[0]
         except BaseException:
             self._release_all()
             raise
@@ -144,7 +159,7 @@ class Task:
         st = waitpid(tid)
         assert st is not None
         if st.exited:
-            if tid == self.pid:
+            if tid == self.main_tid:
                 self.dead = True
             if tid in self.threads:
                 self.threads.remove(tid)
@@ -160,33 +175,33 @@ class Task:
 
     def get_regs(self, tid: int | None = None) -> "arch.UserRegs":
         """General purpose registers (with fs_base, gs_base) of a thread."""
-        data = pt.get_regset(tid or self.pid, pt.NT_PRSTATUS,
+        data = pt.get_regset(tid or self.main_tid, pt.NT_PRSTATUS,
                              ctypes.sizeof(arch.UserRegs))
         return arch.UserRegs.from_buffer_copy(data)
 
     def set_regs(self, regs: "arch.UserRegs", tid: int | None = None) -> None:
-        pt.set_regset(tid or self.pid, pt.NT_PRSTATUS, bytes(regs))
+        pt.set_regset(tid or self.main_tid, pt.NT_PRSTATUS, bytes(regs))
 
     def get_fpregs(self, tid: int | None = None) -> "arch.UserFpregs":
-        data = pt.get_regset(tid or self.pid, pt.NT_PRFPREG,
+        data = pt.get_regset(tid or self.main_tid, pt.NT_PRFPREG,
                              ctypes.sizeof(arch.UserFpregs))
         return arch.UserFpregs.from_buffer_copy(data)
 
     def get_xsave(self, tid: int | None = None) -> bytes:
         """The XSAVE area (standard layout) of a thread; see arch XSave."""
-        return pt.get_regset(tid or self.pid, pt.NT_X86_XSTATE, XSAVE_BUFFER)
+        return pt.get_regset(tid or self.main_tid, pt.NT_X86_XSTATE, XSAVE_BUFFER)
 
     def set_xsave(self, data: bytes, tid: int | None = None) -> None:
-        pt.set_regset(tid or self.pid, pt.NT_X86_XSTATE, data)
+        pt.set_regset(tid or self.main_tid, pt.NT_X86_XSTATE, data)
 
     def get_sigmask(self, tid: int | None = None) -> int:
         """The blocked mask the thread had when seized (what it really has:
         while we run code inside, all signals are blocked)."""
-        return self.saved[tid or self.pid].sigmask
+        return self.saved[tid or self.main_tid].sigmask
 
     def set_sigmask(self, mask: int, tid: int | None = None) -> None:
         """Change the mask the thread will have after detach."""
-        tid = tid or self.pid
+        tid = tid or self.main_tid
         pt.set_sigmask(tid, mask)
         self.saved[tid].sigmask = mask
 
@@ -194,32 +209,32 @@ class Task:
                         shared: bool = False) -> list[bytes]:
         """Queued siginfos (128 bytes each) of a thread or, with shared, of
         the whole process; they stay queued."""
-        return pt.peek_all_siginfo(tid or self.pid, shared)
+        return pt.peek_all_siginfo(tid or self.main_tid, shared)
 
     def saved_regs(self, tid: int | None = None) -> "arch.UserRegs":
         """The registers the thread had when seized (a copy)."""
-        return self.saved[tid or self.pid].regs.copy()
+        return self.saved[tid or self.main_tid].regs.copy()
 
     def set_saved_regs(self, regs: "arch.UserRegs", tid: int | None = None) -> None:
         """Registers the thread will get back at detach."""
-        self.saved[tid or self.pid].regs = regs.copy()
+        self.saved[tid or self.main_tid].regs = regs.copy()
 
     def rseq_configuration(self, tid: int | None = None) -> pt.RseqConfiguration:
-        return pt.get_rseq_configuration(tid or self.pid)
+        return pt.get_rseq_configuration(tid or self.main_tid)
 
     # ---- memory ----------------------------------------------------------
 
     def read_memory(self, addr: int, size: int) -> bytes:
-        return memory.read_remote(self.pid, addr, size)
+        return memory.read_remote(self.main_tid, addr, size)
 
     def write_memory(self, addr: int, data: bytes) -> None:
         """Write into writable memory of the task (process_vm_writev)."""
-        got = memory.write_remote(self.pid, addr, data)
+        got = memory.write_remote(self.main_tid, addr, data)
         if got != len(data):
             raise RemoteError(f"task {self.pid}: short write at {addr:#x}")
 
     def maps(self) -> list[proc.Mapping]:
-        return proc.maps(self.pid)
+        return proc.maps(self.pid, self.main_tid)
 
     # ---- remote syscalls -------------------------------------------------
 
@@ -247,10 +262,10 @@ class Task:
                        tid: int | None = None) -> int:
         """Run one syscall inside the task (thread tid, default the leader)
         and return its raw result (negative errno on failure)."""
-        tid = tid or self.pid
+        tid = tid or self.main_tid
         number = arch.syscalls.nr(nr) if isinstance(nr, str) else nr
         running = [p for p in self._parasites if p.running]
-        if running and tid == self.pid:
+        if running and tid == self.main_tid:
             with running[0].suspended():
                 return self._remote_syscall(number, args, tid)
         return self._remote_syscall(number, args, tid)
@@ -276,7 +291,7 @@ class Task:
                  tid: int | None = None) -> "arch.UserRegs":
         """Resume thread tid with `regs` and all signals blocked, until the
         syscall at the registers' ip has run; return the registers then."""
-        tid = tid or self.pid
+        tid = tid or self.main_tid
         pt.set_sigmask(tid, ALL_SIGNALS_BLOCKED)
         self.set_regs(regs, tid)
         stops = 0
@@ -363,7 +378,7 @@ class Task:
         """True once the task has died (killed while we held it)."""
         if not self.dead:
             try:
-                self.dead = proc.state(self.pid) in ("Z", "X")
+                self.dead = proc.state(self.main_tid) in ("Z", "X")
             except TaskError:
                 self.dead = True
         return self.dead

@@ -21,7 +21,7 @@ SOURCE = HERE / "victims" / "victim.c"
 # Modes and the syscall each one blocks in (x86_64 numbers).
 BLOCKING_SYSCALL = {"pipe": 0, "threads": 0, "pending": 0, "seccomp": 0,
                     "nanosleep": 230, "futex": 202, "epoll": 232}
-NEEDS_INPUT = ("pipe", "threads", "pending", "epoll", "seccomp")
+NEEDS_INPUT = ("pipe", "threads", "pending", "epoll", "seccomp", "zleader")
 
 
 def build_c(source: pathlib.Path, *flags: str) -> pathlib.Path:
@@ -40,6 +40,11 @@ def build_c(source: pathlib.Path, *flags: str) -> pathlib.Path:
 
 def victim_binary() -> pathlib.Path:
     return build_c(SOURCE, "-lpthread")
+
+
+def _state(pid: int, tid: int) -> str:
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 class Victim:
@@ -68,15 +73,21 @@ class Victim:
 
     def wait_blocked(self) -> None:
         """Wait until the victim sleeps inside its blocking syscall."""
-        nr = BLOCKING_SYSCALL.get(self.mode)
-        if nr is None:
-            return
+        if self.mode == "zleader":
+            while _state(self.pid, self.pid) != "Z":
+                time.sleep(0.005)
+            tid = next(int(t) for t in os.listdir(f"/proc/{self.pid}/task")
+                       if int(t) != self.pid)
+            nr = 0
+        else:
+            tid = self.pid
+            nr = BLOCKING_SYSCALL.get(self.mode)
+            if nr is None:
+                return
         while True:
-            with open(f"/proc/{self.pid}/syscall") as f:
+            with open(f"/proc/{self.pid}/task/{tid}/syscall") as f:
                 fields = f.read().split()
-            with open(f"/proc/{self.pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-            if fields and fields[0] == str(nr) and state == "S":
+            if fields and fields[0] == str(nr) and _state(self.pid, tid) == "S":
                 return
             time.sleep(0.005)
 

@@ -189,3 +189,21 @@ def test_stopped_multithreaded_task_stays_stopped():
         os.kill(v.pid, signal.SIGCONT)
         result, checks, status = v.finish()
         assert checks == ["check ok"] and status == 0
+
+
+def test_zombie_leader_with_live_thread():
+    """The main thread has exited, another lives on: compel works through
+    the live thread (a zombie leader cannot be traced)."""
+    with Victim("zleader") as v:
+        v.wait_blocked()
+        assert proc.state(v.pid) == "Z"
+        maps = proc.maps(v.pid, proc.threads(v.pid)[-1])
+        with compel.seize(v.pid) as task:
+            assert task.main_tid != v.pid and task.threads == [task.main_tid]
+            assert task.remote_syscall("gettid") == task.main_tid
+            with StdParasite.infect(task) as p:
+                assert p.get_sigactions()[signal.SIGUSR1 - 1].handler == v.handler
+        assert proc.maps(v.pid, task.main_tid) == maps
+        result, checks, status = v.finish()
+        assert result == "result pipe ret=3 errno=0 eintr=0"
+        assert checks == ["check ok"] and status == 0

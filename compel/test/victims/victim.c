@@ -5,6 +5,7 @@
  *
  *   victim MODE      MODE: spin pipe nanosleep futex epoll threads pending
  *                          seccomp (pipe, under a filter that kills on getppid)
+ *                          zleader (pipe, in a thread; the main thread exits)
  *
  * stdout lines:  "ready pid=.. buf=.. len=.. handler=.."  then
  *                "result MODE ret=.. errno=.."  then  "check ok" or
@@ -93,9 +94,8 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv)
+static int run(const char *mode)
 {
-	const char *mode = argc > 1 ? argv[1] : "spin";
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 	sigset_t before, after, pend;
 	pthread_t th[NR_THREADS];
@@ -218,4 +218,22 @@ int main(int argc, char **argv)
 	if (!fail)
 		printf("check ok\n");
 	return fail;
+}
+
+/* zleader: the main thread exits, another one runs "pipe" (zombie leader). */
+static void *zleader_thread(void *arg)
+{
+	exit(run("pipe"));
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "spin";
+	pthread_t th;
+
+	if (!strcmp(mode, "zleader")) {
+		pthread_create(&th, NULL, zleader_thread, NULL);
+		pthread_exit(NULL);
+	}
+	return run(mode);
 }
