@@ -62,7 +62,8 @@ def _run(cmd: list[str], what: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["?"]
-        first = next((l for l in lines if "error" in l), lines[0])
+        problems = [l for l in lines if "warning" not in l] or lines
+        first = next((l for l in problems if "error" in l), problems[0])
         raise BlobError(f"{pathlib.Path(cmd[0]).name} failed on {what}: "
                         f"{first.strip()}")
 
