@@ -63,7 +63,9 @@ def _run(cmd: list[str], what: str) -> None:
     if proc.returncode:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["?"]
         problems = [l for l in lines if "warning" not in l] or lines
-        first = next((l for l in problems if "error" in l), problems[0])
+        first = next((l for l in problems if any(
+            k in l for k in ("error", "undefined", "multiple definition"))),
+            problems[0])
         raise BlobError(f"{pathlib.Path(cmd[0]).name} failed on {what}: "
                         f"{first.strip()}")
 
