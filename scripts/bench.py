@@ -69,7 +69,8 @@ def build_victim(tmp: pathlib.Path) -> pathlib.Path:
 
 def start_victim(exe: pathlib.Path, mib: int) -> int:
     proc = subprocess.Popen([str(exe), str(mib)], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != b"ready":
         raise SystemExit("victim did not start")
@@ -117,12 +118,8 @@ def one_round(criu: str, exe: pathlib.Path, mib: int,
     try:
         dump_t, rc, dump_rss = run_criu(criu, ["dump", "-t", str(pid),
                                                "-D", str(d)])
-        try:
-            os.waitpid(pid, 0)          # criu killed it; reap
-        except ChildProcessError:
-            pass
+        kill(pid)           # a failed dump left it running; reap it anyway
         if rc:
-            kill(pid)
             return None
         size = pages_bytes(d)
         rest_t, rc, rest_rss = run_criu(criu, ["restore", "-D", str(d), "-d"])
