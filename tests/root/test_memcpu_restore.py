@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Iterator
 
 import pytest
 
@@ -112,8 +113,12 @@ while True:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def subreaper() -> None:
+def subreaper() -> Iterator[None]:
+    """Restored tasks become our children while this module runs (and only
+    then: other tests in this worker expect orphans to go to init)."""
     nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1)
+    yield
+    nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 0)
 
 
 @pytest.fixture(scope="module")
