@@ -28,6 +28,7 @@ from compel.native import files as nfiles
 from criu import log
 from criu.dump import proc
 from criu.errors import DumpError, RestoreError
+from criu.resources import ghost
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
 
 NAME = "files"
@@ -158,11 +159,14 @@ def _dump_file(ctx: DumpContext, task: DumpTask,
         return _dump_pipe(ctx, task, info), FD_PIPE
     if (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or
             (stat.S_ISCHR(mode) and os.major(info.st.st_rdev) == MEM_MAJOR)):
-        if info.target.endswith(" (deleted)"):
-            raise DumpError(f"{where}: {info.target}: the file is unlinked "
-                            "(ghost files are not supported yet)")
         if not info.target.startswith("/"):
             raise DumpError(f"{where}: {info.target}: no path to reopen")
+        if ghost.is_ghost(info.target) and info.st.st_nlink == 0:
+            file_id = add_reg_file(ctx, ghost.original_path(info.target),
+                                   info.flags & ~os.O_CLOEXEC, info.pos,
+                                   info.mnt_id, info.st)
+            ghost.dump(ctx, where, task.pid, info.fd, file_id, info.st)
+            return file_id, FD_REG
         _check_same_file(where, info)
         return add_reg_file(ctx, info.target, info.flags & ~os.O_CLOEXEC,
                             info.pos, info.mnt_id, info.st), FD_REG
@@ -342,6 +346,7 @@ def dump_finish(ctx: DumpContext) -> None:
     state = _state(ctx)
     ctx.images.write("files.img", state.files)
     # Like CRIU, only pipes holding data get an entry.
+    ghost.dump_finish(ctx)
     with_data = [(e, d) for e, d in state.pipe_data.values() if d]
     if with_data:
         ctx.images.write("pipes-data.img", with_data)
@@ -433,6 +438,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             os.dup2(opened[fi.id], fi.fd,
                     inheritable=not (fi.flags & FD_CLOEXEC))
     finally:
+        ghost.unlink_all(ctx)
         for fd in set(opened.values()):
             os.close(fd)
         for r, w, *_ in pipes.values():
@@ -502,6 +508,9 @@ def _open(ctx: RestoreContext, task: RestoreTask, state: _RestoreState,
           entry: Any, fd: int, pipes: dict[int, list[int]], base: int) -> int:
     where = f"task {task.pid}: fd {fd}"
     if entry.type == FD_REG:
+        remap = ghost.remap_of(ctx, entry.id)
+        if remap is not None:
+            return ghost.open_ghost(ctx, entry.reg, remap, where)
         return open_reg(entry.reg, where)
     if entry.type == FD_PIPE:
         return _open_pipe(state, entry.pipe, where, pipes, base)

@@ -47,7 +47,8 @@ os.dup2(n, 8, inheritable=False)                # close-on-exec
 os.dup2(a, 3000)                                # far up the fd table
 for fd in (f, r, w, a, n):
     os.close(fd)
-open(os.path.join(d, "ready"), "w").close()
+open(os.path.join(d, "ready.tmp"), "w").close()  # closed, then
+os.rename(os.path.join(d, "ready.tmp"), os.path.join(d, "ready"))
 while True:
     time.sleep(1)
 """
@@ -241,3 +242,100 @@ def test_stdout_pipe_inherited(tmp_path: pathlib.Path) -> None:
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+
+
+GHOSTS = r"""
+import os, sys, tempfile, time
+d = sys.argv[1]
+t = tempfile.TemporaryFile(dir=d)               # O_TMPFILE or unlinked
+t.write(b"temporary data")
+t.flush()
+os.dup2(t.fileno(), 3)
+p = os.path.join(d, "gone")
+g = os.open(p, os.O_RDWR | os.O_CREAT, 0o640)
+os.pwrite(g, b"head", 0)
+os.pwrite(g, b"tail", 512 << 10)                # a 512 KiB hole between
+os.lseek(g, 2, os.SEEK_SET)
+os.dup2(g, 4)
+os.dup2(os.open(p, os.O_RDONLY), 5)             # a second description
+os.unlink(p)
+open(os.path.join(d, "ready.tmp"), "w").close()  # closed, then
+os.rename(os.path.join(d, "ready.tmp"), os.path.join(d, "ready"))
+while True:
+    time.sleep(1)
+"""
+
+
+def test_unlinked_files_come_back(tmp_path: pathlib.Path) -> None:
+    v = subprocess.Popen([sys.executable, "-c", GHOSTS, str(tmp_path)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    images = tmp_path / "img"
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists():
+            assert v.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        before = _view(v.pid)
+        assert before["4"][0] == f"{tmp_path}/gone (deleted)"
+        r = criu("dump", "-t", str(v.pid), "-D", str(images))
+        assert r.returncode == 0, r.stderr
+        v.wait(timeout=30)
+    finally:
+        if v.poll() is None:
+            v.kill()
+            v.wait()
+    # the hole is not in the image: only the data regions are
+    ghosts = sorted(images.glob("ghost-file-*.img"))
+    assert len(ghosts) == 2
+    assert sum(p.stat().st_size for p in ghosts) < 1 << 16
+    if os.path.exists("/usr/bin/crit"):     # CRIU's crit reads them
+        for img in [*ghosts, images / "remap-fpath.img"]:
+            out = subprocess.run(["/usr/bin/crit", "decode", "-i", str(img)],
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, f"{img.name}: {out.stderr}"
+    r = criu("restore", "-D", str(images), "-d", "-o", "restore.log", "-v4")
+    assert r.returncode == 0, r.stderr
+    try:
+        after = _view(v.pid)
+        # O_TMPFILE's flag bits cannot be set again on a reopened file
+        after["3"][2] |= before["3"][2] & 0o20200000
+        assert after == before
+        with open(f"/proc/{v.pid}/fd/3", "rb") as f:
+            assert f.read() == b"temporary data"
+        with open(f"/proc/{v.pid}/fd/5", "rb") as f:
+            data = f.read()
+        assert len(data) == (512 << 10) + 4
+        assert data[:4] == b"head" and data[-4:] == b"tail"
+        assert data[4:-4].count(0) == len(data) - 8
+        st = os.stat(f"/proc/{v.pid}/fd/4")
+        assert st.st_nlink == 0 and oct(st.st_mode & 0o777) == oct(0o640)
+    finally:
+        os.kill(v.pid, 9)
+
+
+def test_ghost_limit(tmp_path: pathlib.Path) -> None:
+    big = ("import os, sys, time\n"
+           "f = os.open(os.path.join(sys.argv[1], 'big'), "
+           "os.O_RDWR | os.O_CREAT)\n"
+           "os.ftruncate(f, 2 << 20)\n"
+           "os.unlink(os.path.join(sys.argv[1], 'big'))\n"
+           "open(os.path.join(sys.argv[1], 'r.tmp'), 'w').close()\n"
+           "os.rename(os.path.join(sys.argv[1], 'r.tmp'), "
+           "os.path.join(sys.argv[1], 'ready'))\n"
+           "time.sleep(600)\n")
+    v = subprocess.Popen([sys.executable, "-c", big, str(tmp_path)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists():
+            assert v.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        assert "over the ghost limit" in r.stderr
+        assert v.poll() is None
+    finally:
+        v.kill()
+        v.wait()
