@@ -38,6 +38,10 @@ def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
         stderr=subprocess.DEVNULL, start_new_session=True)
     assert shell.stdout is not None
     pid = int(shell.stdout.readline())
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "n").exists():    # the job runs its loop
+        assert shell.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
     yield pid, tty
     for p in (pid, shell.pid):
         try:
