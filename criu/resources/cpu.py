@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from typing import Any
 
 from criu.arch.x86 import cpu as xcpu
 from criu.arch.x86 import sigframe

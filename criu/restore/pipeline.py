@@ -150,7 +150,6 @@ def _create(ctx: RestoreContext, task: RestoreTask, blob: Blob) -> int:
 
 def _child(ctx: RestoreContext, task: RestoreTask, blob: Blob, go_r: int,
            status_w: int) -> None:
-    code = 1
     try:
         os.read(go_r, 1)
         os.close(go_r)
@@ -167,7 +166,7 @@ def _child(ctx: RestoreContext, task: RestoreTask, blob: Blob, go_r: int,
     except BaseException as e:  # noqa: BLE001 - the child must not escape
         _report(status_w, f"task {task.pid}: {type(e).__name__}: {e}")
         ctx.log.debug("%s", traceback.format_exc())
-    os._exit(code)
+    os._exit(1)
 
 
 def _report(fd: int, message: str) -> None:
