@@ -35,6 +35,7 @@ PAGE_SIZE = 4096
 PE_PRESENT = 1 << 2                 # pagemap_entry.flags (CRIU's PE_PRESENT)
 COPY_CHUNK = 4 << 20                # bytes per read/write of page contents
 PR_GET_DUMPABLE = 3
+PR_GET_THP_DISABLE = 42
 
 # Runs worth dumping: present or swapped, not the zero page, and not a
 # page-cache page (only anonymous copies of file pages are private data).
@@ -101,6 +102,8 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     mmf = read_mm_fields(pid)
     brk = _remote_value(task, "brk", 0)
     dumpable = _remote_value(task, "prctl", PR_GET_DUMPABLE, 0, 0, 0, 0)
+    thp_disabled = _remote_value(task, "prctl", PR_GET_THP_DISABLE, 0, 0, 0,
+                                 0)
     vmas = vm.read_vmas(pid, mmf.start_brk, brk or mmf.start_brk,
                         mmf.start_stack)
     if brk is None:
@@ -119,6 +122,8 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     mm.mm_saved_auxv.extend(read_auxv(pid))
     if dumpable is not None:
         mm.dumpable = dumpable
+    if thp_disabled:
+        mm.thp_disabled = True
 
     file_ids: dict[tuple[int, int, int, int], int] = {}
     for v in vmas:
@@ -152,6 +157,7 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     pages_id = ctx.next_id("pages")
     runs = _dump_pages(ctx, pid, vmas, pages_id)
     ctx.stats.memdump_time += time.monotonic() - started
+    ctx.stats.pages_zero += _count_zero_pages(pid, vmas)
     ctx.images.write(f"pagemap-{pid}.img",
                      [pagemap_pb2.pagemap_head(pages_id=pages_id)] +
                      [pagemap_pb2.pagemap_entry(vaddr=s, nr_pages=n,
@@ -231,6 +237,17 @@ class _PageCopier:
             done += os.write(self.out, self.view[done:self.filled])
         self.written += self.filled
         self.filled = 0
+
+
+def _count_zero_pages(pid: int, vmas: list[vm.Vma]) -> int:
+    """Pages mapped to the shared zero page (left out of the image)."""
+    fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return sum((e - s) // PAGE_SIZE for v in vmas if v.dumps_pages
+                   for s, e in npagemap.scan(fd, v.start, v.end,
+                                             required=uapi.PAGE_IS_PFNZERO))
+    finally:
+        os.close(fd)
 
 
 def _dump_pages(ctx: DumpContext, pid: int, vmas: list[vm.Vma],
@@ -384,5 +401,9 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         for fd in fds:
             os.close(fd)
         raise
+    if mm.HasField("thp_disabled") and mm.thp_disabled:
+        # Per mm and kept by the restorer's remapping: set it from here.
+        from compel.native import prctl as nprctl
+        nprctl.prctl(nprctl.PR_SET_THP_DISABLE, 1)
     task.restorer_args.memory = MemoryPlan(mm, plan_vmas, runs, pages_fd,
                                            exe_fd, specials, fds)
