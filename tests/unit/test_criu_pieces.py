@@ -80,3 +80,20 @@ def test_display_dump_stats(capsys) -> None:  # type: ignore[no-untyped-def]
     assert out[0] == "Displaying dump stats:"
     assert "Frozen time: 500000 us" in out
     assert "Memory pages written: 16 (0x10)" in out
+
+
+def test_ghost_chunks_skip_holes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from criu.resources import ghost
+    path = tmp_path / "sparse"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        os.pwrite(fd, b"a" * 10, 0)
+        os.pwrite(fd, b"b" * (3 << 20), 8 << 20)    # past a hole, > CHUNK
+        chunks = list(ghost._chunks(fd, os.fstat(fd).st_size))
+    finally:
+        os.close(fd)
+    data = {off: len(b) for off, b in chunks}
+    assert data[0] >= 10
+    assert sum(len(b) for off, b in chunks if off >= 8 << 20) == 3 << 20
+    assert all(len(b) <= ghost.CHUNK for _, b in chunks)
+    assert not any(0 < off < 8 << 20 and off > 4096 for off in data)
