@@ -38,14 +38,6 @@ def dump_finish(ctx: DumpContext) -> None:
         for t in ctx.tasks])
 
 
-def read_tree(ctx: RestoreContext) -> list:  # type: ignore[type-arg]
-    """pstree.img entries, root first (for the restore pipeline)."""
-    entries = ctx.images.read("pstree.img")
-    if not entries:
-        raise RestoreError(f"{ctx.images.file('pstree.img')}: no tasks")
-    return entries
-
-
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     """Enter the dumped session and process group (in the new task).
 
