@@ -322,3 +322,34 @@ def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
         assert (images / "pages-1.img").stat().st_size == total
     finally:
         kill_and_reap(pid)
+
+
+def test_vdso_of_another_layout_is_refused(victim_exe: pathlib.Path,
+                                           tmp_path: pathlib.Path) -> None:
+    """A dump whose vdso does not match this kernel's (as after a kernel
+    change) is refused with one line naming the vdso, nothing left over."""
+    from criu.imagedir import ImageDir
+    from criu.mem import vmas as vm
+    proc, _, _, _ = start_victim(victim_exe, tmp_path)
+    pid = proc.pid
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()
+        with ImageDir(images) as d:
+            mm = d.read_one(f"mm-{pid}.img")
+            vdso = [v for v in mm.vmas if v.status & vm.VMA_AREA_VDSO][0]
+            vdso.end += PAGE            # one page bigger than this kernel's
+            d.write(f"mm-{pid}.img", [mm])
+        before = dir_digest(images)
+        res = criu("restore", "-D", str(images), "-d")
+        assert res.returncode == 1
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "vdso layout differs" in lines[0], \
+            res.stderr
+        assert not os.path.exists(f"/proc/{pid}")
+        assert dir_digest(images) == before
+    finally:
+        kill_and_reap(pid)
