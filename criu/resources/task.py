@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from compel.native import files as nfiles
+from compel.native import memory as nmem
 from compel.native import prctl as nprctl
 from criu.dump import proc
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
@@ -37,10 +38,8 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     tc.comm = proc.read_text(task.pid, "comm")
     tc.personality = int(proc.read_text(task.pid, "personality"), 16)
     tc.oom_score_adj = proc.read_int(task.pid, "oom_score_adj")
-    try:
+    if os.path.exists(f"/proc/{task.pid}/loginuid"):   # absent without audit
         tc.loginuid = proc.read_int(task.pid, "loginuid")
-    except Exception:  # noqa: BLE001 - kernels without audit lack the file
-        pass
     if task.seized is not None:
         subreaper, pdeath = _ask_inside(task)
         tc.child_subreaper = bool(subreaper)
@@ -58,7 +57,8 @@ def _ask_inside(task: DumpTask) -> tuple[int, int]:
     """(child subreaper flag, parent-death signal): both prctls answer
     through a pointer, so they run in the task on a page mapped for it."""
     seized = task.seized
-    page = seized.remote_mmap(0, 4096, 3, 0x22)     # RW, private anonymous
+    page = seized.remote_mmap(0, 4096, nmem.PROT_READ | nmem.PROT_WRITE,
+                              nmem.MAP_PRIVATE | nmem.MAP_ANONYMOUS)
     try:
         seized.remote_syscall_checked(
             "prctl", nprctl.PR_GET_CHILD_SUBREAPER, page, 0, 0, 0)
