@@ -237,7 +237,7 @@ def _finish(ctx: RestoreContext, task: RestoreTask, pid: int) -> None:
     where = f"task {task.pid}"
     at_trap = _get_regs(pid)
     region, length = at_trap.r12, at_trap.r13
-    ip = _syscall_ip_cached(ctx, task, pid)
+    ip = _vdso_syscall_ip(ctx, task, pid)
     call = at_trap.copy()
     call.set_syscall(NR_MUNMAP, (region, length), ip)
     _set_regs(pid, call)
@@ -262,20 +262,27 @@ def _finish(ctx: RestoreContext, task: RestoreTask, pid: int) -> None:
     pt.detach(pid, signal.SIGSTOP if stopped else 0)
 
 
-def _syscall_ip_cached(ctx: RestoreContext, task: RestoreTask,
-                       pid: int) -> int:
-    # The child's memory plan is not visible here (it lives in the child):
-    # read the vdso address from the images.
+def _vdso_syscall_ip(ctx: RestoreContext, task: RestoreTask,
+                     pid: int) -> int:
+    """A `syscall` instruction in the restored task: in its vdso (now at
+    its dumped address), else in any of its executable mappings.  The
+    addresses come from the images: the memory plan lives in the child."""
     from criu.mem import vmas as vm
     mm = ctx.images.read_one(f"mm-{task.pid}.img")
-    for v in mm.vmas:
-        if v.status & vm.VMA_AREA_VDSO:
-            code = nmem.read_remote(pid, v.start, v.end - v.start)
-            at = code.find(SYSCALL_INSN)
-            if at >= 0:
-                return v.start + at
-    raise RestoreError(f"task {task.pid}: no vdso with a syscall instruction "
-                       "to return through")
+    code_vmas = sorted((v for v in mm.vmas if v.prot & vm.PROT_EXEC and
+                        not v.status & vm.VMA_AREA_VSYSCALL),
+                       key=lambda v: not v.status & vm.VMA_AREA_VDSO)
+    for v in code_vmas:
+        try:
+            code = nmem.read_remote(pid, v.start, min(v.end - v.start,
+                                                       1 << 20))
+        except OSError:
+            continue
+        at = code.find(SYSCALL_INSN)
+        if at >= 0:
+            return v.start + at
+    raise RestoreError(f"task {task.pid}: no syscall instruction in its "
+                       "code to return through")
 
 
 def _kill(pid: int) -> None:
