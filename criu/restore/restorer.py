@@ -70,6 +70,8 @@ def special_moves(own: list[vm.Vma],
     moves = []
     for mine, dumped, what in ((mine_vvar, dumped_vvar, "vvar"),
                                (mine_vdso, dumped_vdso, "vdso")):
+        if not dumped:
+            continue        # the task had none: ours is unmapped with criu
         if len(mine) != len(dumped) or any(
                 m.size != e - s for m, (s, e) in zip(mine, dumped)):
             raise RestoreError(
