@@ -90,8 +90,14 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
              lambda: nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1))
     th = task.core.thread_core
     if th.pdeath_sig:
-        _try(ctx, where, "parent death signal",
-             lambda: nprctl.prctl(nprctl.PR_SET_PDEATHSIG, th.pdeath_sig))
+        if task.ppid in {t.pid for t in ctx.tasks}:
+            _try(ctx, where, "parent death signal",
+                 lambda: nprctl.prctl(nprctl.PR_SET_PDEATHSIG, th.pdeath_sig))
+        else:
+            # Its parent now is criu: the signal would fire when criu exits.
+            ctx.log.warning("%s: parent death signal %d not restored: the "
+                            "task's parent is outside the restored tree",
+                            where, th.pdeath_sig)
     if th.HasField("sched_policy"):
         _try(ctx, where, "scheduler", lambda: _sched(th))
 
