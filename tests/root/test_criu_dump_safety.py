@@ -157,7 +157,24 @@ def test_task_facts_in_core(tmp_path: pathlib.Path) -> None:
         assert core.thread_core.pdeath_sig == 10
         assert core.thread_core.sched_nice == 3
         v.assert_running_untraced()
+        # restored: comm and nice back; the parent-death signal is not
+        # armed (criu, its new parent, exits right away with -d)
+        r = criu("dump", "-t", str(v.pid), "-D", str(images))
+        assert r.returncode == 0, r.stderr
+        v.proc.wait(timeout=30)
+        r = criu("restore", "-D", str(images), "-d", "-o", "restore.log")
+        assert r.returncode == 0, r.stderr
+        log = (images / "restore.log").read_text()
+        assert "parent death signal 10 not restored" in log
+        assert open(f"/proc/{v.pid}/comm").read().strip() == "victim-x"
+        assert os.getpriority(os.PRIO_PROCESS, v.pid) == 3
+        start, deadline = v.count(), time.monotonic() + 60
+        while v.count() <= start:           # the restored task counts on
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
     finally:
+        if os.path.exists(f"/proc/{v.pid}"):
+            os.kill(v.pid, 9)
         v.kill()
 
 
