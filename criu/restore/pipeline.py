@@ -65,6 +65,7 @@ def restore(opts: Options) -> RestoreContext:
             from e
     task = ctx.tasks[0]
     started = time.monotonic()
+    ctx.log.info("Restoring task %d", task.pid)
     pid = _create(ctx, task, blob)
     ctx.stats.restore_time = time.monotonic() - started
     ctx.stats.pages_restored = sum(
@@ -257,6 +258,8 @@ def _finish(ctx: RestoreContext, task: RestoreTask, pid: int) -> None:
     final.rax = NR_RT_SIGRETURN
     final.orig_rax = 0xFFFFFFFFFFFFFFFF
     _set_regs(pid, final)
+    ctx.log.debug("%s: restorer region %#x+%#x unmapped; rt_sigreturn at "
+                  "%#x", where, region, length, ip)
     # A task dumped in a group stop stops again before its first step.
     stopped = task.core.tc.task_state == TASK_STOPPED
     pt.detach(pid, signal.SIGSTOP if stopped else 0)
