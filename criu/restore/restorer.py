@@ -191,12 +191,20 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     probe = build_block(0, 0, 0, 0, 0, task, moves, close_fds, status_fd)
     args_len = _page_up(probe.size)
     region_len = blob_len + args_len + STACK_SIZE + scratch_len
-    busy = [(v.start, v.end) for v in own if v.end <= TASK_SIZE]
-    busy += [(v["start"], v["end"]) for v in mem.vmas]
-    busy += [(m["to"], m["to"] + m["len"]) for m in moves]
-    start = find_region(region_len, busy)
-    nmem.mmap(start, region_len, PROT_RWX,
-              MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE)
+    target = [(v["start"], v["end"]) for v in mem.vmas]
+    target += [(m["to"], m["to"] + m["len"]) for m in moves]
+    for attempt in range(3):
+        busy = target + [(v.start, v.end) for v in own_mappings()
+                         if v.end <= TASK_SIZE]
+        start = find_region(region_len, busy)
+        try:
+            nmem.mmap(start, region_len, PROT_RWX,
+                      MAP_PRIVATE_ANON | MAP_FIXED_NOREPLACE)
+            break
+        except FileExistsError:
+            if attempt == 2:    # criu's own memory keeps moving under us
+                raise RestoreError(f"{where}: no stable room for the "
+                                   "restorer region") from None
     args_at = start + blob_len
     stack_top = args_at + args_len + STACK_SIZE
     scratch = stack_top
