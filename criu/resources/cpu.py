@@ -123,7 +123,11 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     if gp.HasField("mode") and gp.mode != 1:
         raise RestoreError(f"task {task.pid}: cpu: 32-bit tasks are not "
                            "supported")
-    xsave = xcpu.core_to_xsave(ti.fpregs)
+    try:
+        xsave = xcpu.core_to_xsave(ti.fpregs)
+    except xcpu.MissingXFeature as e:
+        raise RestoreError(f"task {task.pid}: cpu: it holds {e} register "
+                           "state and this CPU has no such registers") from e
     mask = tcore.blk_sigset if tcore.HasField("blk_sigset") \
         else core.tc.blk_sigset
     alt = sigframe.AltStack()

@@ -123,3 +123,15 @@ def test_sigframe_layout() -> None:
         (0x5000, 0, 0, 0x2000)
     with pytest.raises(ValueError):
         sigframe.build_frame(addr + 8, gp, xsave, 0, alt)
+
+
+def test_state_this_cpu_lacks_is_refused() -> None:
+    fpregs = core_x86_pb2.user_x86_fpregs_entry()
+    cpu.xsave_to_core(_xsave_buffer(), fpregs)
+    fpregs.xsave.xstate_bv |= 1 << xs.PKRU
+    del fpregs.xsave.pkru[:]
+    fpregs.xsave.pkru.extend([0x55555554, 0])
+    if xs.PKRU in xs.components():
+        pytest.skip("this CPU has PKRU: nothing is missing")
+    with pytest.raises(cpu.MissingXFeature, match="pkru"):
+        cpu.core_to_xsave(fpregs)

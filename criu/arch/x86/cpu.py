@@ -53,6 +53,10 @@ FP_XSTATE_MAGIC2 = 0x46505845
 XSAVE_HDR_SIZE = 64
 
 
+class MissingXFeature(ValueError):
+    """The image holds live state of an XSAVE component this CPU lacks."""
+
+
 def fixup_syscall_restart(regs: UserRegs) -> None:
     """Registers of a task stopped inside an interrupted syscall, made
     restartable in a fresh process, as the kernel would have done when
@@ -140,7 +144,13 @@ def core_to_xsave(fpregs: Any) -> bytes:
         for field, number, fmt in XSAVE_FIELDS:
             values = list(getattr(x, field))
             comp = comps.get(number)
-            if not values or comp is None or not features & (1 << number):
+            if not values:
+                xstate_bv &= ~(1 << number)
+                continue
+            if comp is None or not features & (1 << number):
+                if x.xstate_bv & (1 << number) and any(values):
+                    raise MissingXFeature(xs.COMPONENT_NAMES.get(
+                        number, str(number)))
                 xstate_bv &= ~(1 << number)
                 continue
             count = comp.size // struct.calcsize(fmt)
