@@ -48,6 +48,8 @@ Dump/restore options:
                          KEY (pipe:[INODE] or a file path), e.g. the other
                          end of a pipe that stayed outside the tree
   --display-stats        print dump/restore statistics
+  --ghost-limit SIZE     largest unlinked open file to keep in the images
+                         (default 1M; K, M, G suffixes)
 
 Check options:
   --feature FEAT         check one feature ("list" lists them)
@@ -63,6 +65,16 @@ Other:
   -h|--help              this text
   -V|--version           show the version
 """
+
+
+def _size(text: str) -> int:
+    """A size like criu(8) takes it: bytes, or with a K, M or G suffix."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    scale = units.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale != 1 else text
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"bad size: {text}")
+    return int(digits) * scale
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,6 +115,7 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("-j", "--shell-job", action="store_true")
     p.add_argument("--display-stats", action="store_true")
     p.add_argument("--inherit-fd", dest="inherit_fds", action="append")
+    p.add_argument("--ghost-limit", type=_size)
     p.add_argument("--feature", dest="features", action="append")
     p.add_argument("--all", "--extra", "--experimental", dest="check_all",
                    action="store_true")

@@ -28,6 +28,7 @@ class Options:
     restore_detached: bool = False      # -d
     shell_job: bool = False             # -j
     display_stats: bool = False         # --display-stats
+    ghost_limit: int = 1 << 20          # --ghost-limit: largest unlinked file
     inherit_fds: list[str] = dataclasses.field(default_factory=list)
     #                                   --inherit-fd fd[N]:KEY (restore)
     features: list[str] = dataclasses.field(default_factory=list)  # check

@@ -9,8 +9,8 @@ the file under its old name, fills it, unlinks it again and reopens it for
 each description, then unlinks it, so /proc/PID/fd shows
 "/path (deleted)" as before.
 
-Like CRIU, files larger than the ghost limit (1 MiB by default) are
-refused: the images would silently grow with the task's temp files.
+Like CRIU, files larger than the ghost limit (--ghost-limit, 1 MiB by
+default) are refused: the images would silently grow with the task's temp files.
 Contents move in bounded chunks, never the whole file at once.
 """
 
@@ -25,7 +25,6 @@ from typing import Any, Iterator
 from criu.errors import DumpError, RestoreError
 from criu.resources.base import DumpContext, RestoreContext
 
-GHOST_LIMIT = 1 << 20           # CRIU's default --ghost-limit
 CHUNK = 1 << 20                 # bytes per chunk entry
 REMAP_GHOST = 1                 # remap_type (CRIU's value)
 # O_TMPFILE (= __O_TMPFILE | O_DIRECTORY) stays in the flags of a file made
@@ -64,9 +63,11 @@ def dump(ctx: DumpContext, where: str, pid: int, fd: int, file_id: int,
         if not stat.S_ISREG(st.st_mode):
             raise DumpError(f"{where}: an unlinked {stat.filemode(st.st_mode)}"
                             " file is not supported yet")
-        if st.st_size > GHOST_LIMIT:
+        limit = ctx.opts.ghost_limit
+        if st.st_size > limit:
             raise DumpError(f"{where}: unlinked file of {st.st_size} bytes "
-                            f"is over the ghost limit ({GHOST_LIMIT})")
+                            f"is over the ghost limit ({limit}; see "
+                            "--ghost-limit)")
         ghost_id = ctx.next_id("ghost")
         _write_ghost(ctx, where, pid, fd, ghost_id, st)
         state.by_inode[key] = ghost_id

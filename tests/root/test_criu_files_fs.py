@@ -336,6 +336,9 @@ def test_ghost_limit(tmp_path: pathlib.Path) -> None:
         assert r.returncode == 1
         assert "over the ghost limit" in r.stderr
         assert v.poll() is None
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"),
+                 "--ghost-limit", "3M", "-R")
+        assert r.returncode == 0, r.stderr
     finally:
         v.kill()
         v.wait()

@@ -61,3 +61,15 @@ def test_log_pid_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     log.setup(2, "y.log", str(tmp_path), log_pid=True)
     assert (tmp_path / f"y.log.{os.getpid()}").exists()
     log.setup(2)
+
+
+@pytest.mark.parametrize("text, size", [("100", 100), ("4K", 4096),
+                                        ("3M", 3 << 20), ("1g", 1 << 30)])
+def test_ghost_limit_sizes(text: str, size: int) -> None:
+    opts, _ = cli.parse_options("dump", ["--ghost-limit", text])
+    assert opts.ghost_limit == size
+
+
+def test_bad_ghost_limit() -> None:
+    with pytest.raises(UsageError):
+        cli.parse_options("dump", ["--ghost-limit", "lots"])
