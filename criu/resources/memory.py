@@ -260,6 +260,12 @@ def _dump_pages(ctx: DumpContext, pid: int, vmas: list[vm.Vma],
     copier = _PageCopier(pid, out)
     try:
         for v in vmas:
+            if v.status & vm.VMA_AREA_VDSO:
+                # Kept as is, as CRIU does: restore checks them against
+                # the vdso of the kernel it runs on.
+                runs.append((v.start, v.size // PAGE_SIZE))
+                copier.add(v.start, v.size, True)
+                continue
             if not v.dumps_pages:
                 continue
             ctx.stats.pages_scanned += v.size // PAGE_SIZE
@@ -286,30 +292,61 @@ class MemoryPlan:
 
     mm: Any                                 # mm_entry
     vmas: list[dict[str, Any]]              # rst_vma fields
-    runs: list[tuple[int, int]]             # (vaddr, bytes), pages-image order
+    runs: list[tuple[int, int, int]]        # (vaddr, bytes, image offset)
     pages_fd: int
     exe_fd: int
     specials: list[tuple[int, int, int]]    # (start, end, status) vdso/vvar
     fds: list[int]                          # every fd to close at the end
 
 
-def load_plan(ctx: RestoreContext, pid: int) -> tuple[Any, list[tuple[int, int]], int]:
-    """mm entry, page runs (vaddr, bytes) and pages id of a dumped task."""
+def load_plan(ctx: RestoreContext,
+              pid: int) -> tuple[Any, list[tuple[int, int, int]], int]:
+    """mm entry, page runs (vaddr, bytes, offset in the pages image) and
+    pages id of a dumped task."""
     mm = ctx.images.read_one(f"mm-{pid}.img")
     entries = ctx.images.read(f"pagemap-{pid}.img")
     if not entries:
         raise RestoreError(f"task {pid}: pagemap-{pid}.img is empty")
     head, rest = entries[0], entries[1:]
     runs = []
+    off = 0
     for e in rest:
         if e.in_parent:
             raise RestoreError(f"task {pid}: memory: pages in a parent image "
                                "are not supported yet")
-        runs.append((e.vaddr, e.nr_pages * PAGE_SIZE))
+        runs.append((e.vaddr, e.nr_pages * PAGE_SIZE, off))
+        off += e.nr_pages * PAGE_SIZE
     return mm, runs, head.pages_id
 
 
-def _covered(runs: list[tuple[int, int]], starts: list[int], lo: int,
+def check_vdso(pages_fd: int, runs: list[tuple[int, int, int]],
+               vdso: tuple[int, int], where: str) -> None:
+    """The dumped vdso pages must be this kernel's vdso, byte for byte: the
+    task keeps calling into it at the offsets it learned at exec."""
+    own = [v for v in _own_maps() if v.name == "[vdso]"]
+    start, end = vdso
+    dumped = b"".join(os.pread(pages_fd, n, off) for s, n, off in runs
+                      if start <= s < end)
+    if not dumped:
+        return                  # an image without the vdso's pages
+    if not own or own[0].size != end - start:
+        raise RestoreError(f"{where}: vdso layout differs from the dump's "
+                           "(restore on the kernel that dumped)")
+    with open("/proc/self/mem", "rb", buffering=0) as f:
+        f.seek(own[0].start)
+        mine = f.read(own[0].size)
+    if dumped != mine:
+        raise RestoreError(f"{where}: the dumped vdso is not this kernel's "
+                           "(restore on the kernel that dumped)")
+
+
+def _own_maps() -> list[vm.Vma]:
+    with open("/proc/self/maps", encoding="utf-8",
+              errors="surrogateescape") as f:
+        return vm.parse_smaps(f.read())
+
+
+def _covered(runs: list[tuple[int, int, int]], starts: list[int], lo: int,
              hi: int) -> bool:
     """Whether any run (sorted, with their starts) touches [lo, hi)."""
     import bisect
@@ -323,7 +360,7 @@ def _covered(runs: list[tuple[int, int]], starts: list[int], lo: int,
 
 
 def plan_mappings(plan_vmas: list[dict[str, Any]], file_ids: list[int],
-                  runs: list[tuple[int, int]]) -> None:
+                  runs: list[tuple[int, int, int]]) -> None:
     """Decide, per mapping in address order, how the restorer creates it:
     kind flags and the protection to map it with while pages are filled.
 
@@ -396,6 +433,12 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                                   madv=v.madv, prot=v.prot, flags=v.flags,
                                   fd=fd, kind=0))
             plan_files.append(v.shmid if fd >= 0 else 0)
+        vdso = [(s, e) for s, e, st in specials if st & vm.VMA_AREA_VDSO]
+        if vdso:
+            check_vdso(pages_fd, runs, vdso[0], where)
+        # The vdso is moved, not written: its pages leave the restorer's list.
+        runs = [r for r in runs
+                if not any(s <= r[0] < e for s, e in vdso)]
         plan_mappings(plan_vmas, plan_files, runs)
     except BaseException:
         for fd in fds:

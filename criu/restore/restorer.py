@@ -124,8 +124,8 @@ def build_block(base: int, region_start: int, region_len: int,
     f["nr_moves"] = len(moves)
     f["vmas"] = block.add_array(ra.RST_VMA, mem.vmas)
     f["nr_vmas"] = len(mem.vmas)
-    f["runs"] = block.add_array(ra.RST_RANGE, [dict(start=s, len=n)
-                                               for s, n in mem.runs])
+    f["runs"] = block.add_array(ra.RST_RUN, [dict(start=s, len=n, off=o)
+                                             for s, n, o in mem.runs])
     f["nr_runs"] = len(mem.runs)
     mm = mem.mm
     auxv = b"".join(w.to_bytes(8, "little") for w in mm.mm_saved_auxv)

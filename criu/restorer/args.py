@@ -36,6 +36,9 @@ s32 fd; u32 kind, map_prot, pad; };"""
 RST_RANGE = Layout("rst_range", [("start", "u64"), ("len", "u64")])
 """struct rst_range { u64 start, len; };"""
 
+RST_RUN = Layout("rst_run", [("start", "u64"), ("len", "u64"), ("off", "u64")])
+"""struct rst_run { u64 start, len, off; };"""
+
 RST_MOVE = Layout("rst_move", [("from", "u64"), ("to", "u64"), ("len", "u64")])
 """struct rst_move { u64 from, to, len; };"""
 

@@ -218,17 +218,21 @@ static void map_vmas(struct restorer_args *args)
 	}
 }
 
-/* Fill the page runs from the pages image, IOV_BATCH runs per preadv. */
+/*
+ * Fill the page runs from the pages image: runs that follow each other in
+ * the file go together, IOV_BATCH at most, into one preadv.
+ */
 static void read_pages(struct restorer_args *args)
 {
-	struct rst_range *r = (struct rst_range *)args->runs;
+	struct rst_run *r = (struct rst_run *)args->runs;
 	struct iovec iov[IOV_BATCH];
-	uint64_t off = 0, i = 0;
+	uint64_t i = 0;
 
 	while (i < args->nr_runs) {
-		uint64_t n = 0, want = 0;
+		uint64_t n = 0, want = 0, off = r[i].off;
 
-		while (n < IOV_BATCH && i + n < args->nr_runs) {
+		while (n < IOV_BATCH && i + n < args->nr_runs &&
+		       r[i + n].off == off + want) {
 			iov[n].iov_base = (void *)r[i + n].start;
 			iov[n].iov_len = r[i + n].len;
 			want += r[i + n].len;

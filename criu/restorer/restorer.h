@@ -62,6 +62,13 @@ struct rst_range {
 	uint64_t len;
 };
 
+/* Pages [start, start + len) are at offset off of the pages image. */
+struct rst_run {
+	uint64_t start;
+	uint64_t len;
+	uint64_t off;
+};
+
 /* A move of one of criu's special mappings (vdso, vvar) to the target's place. */
 struct rst_move {
 	uint64_t from;
@@ -130,8 +137,8 @@ struct restorer_args {
 	uint64_t vmas;		/* struct rst_vma[] */
 	uint64_t nr_vmas;
 
-	/* Page runs, in pages-image order: [start, start+len) read from pages_fd. */
-	uint64_t runs;		/* struct rst_range[] */
+	/* Page runs to read from pages_fd, in pages-image order. */
+	uint64_t runs;		/* struct rst_run[] */
 	uint64_t nr_runs;
 	int32_t pages_fd;
 	int32_t log_fd;		/* -1: silent */

@@ -353,3 +353,43 @@ def test_vdso_of_another_layout_is_refused(victim_exe: pathlib.Path,
         assert dir_digest(images) == before
     finally:
         kill_and_reap(pid)
+
+
+def test_vdso_of_another_kernel_is_refused(victim_exe: pathlib.Path,
+                                           tmp_path: pathlib.Path) -> None:
+    """The vdso pages are imaged (as CRIU does) and must match this
+    kernel's vdso at restore: a changed byte is refused, nothing left."""
+    from criu.imagedir import ImageDir
+    from criu.mem import vmas as vm
+    proc, _, _, _ = start_victim(victim_exe, tmp_path)
+    pid = proc.pid
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()
+        with ImageDir(images) as d:
+            mm = d.read_one(f"mm-{pid}.img")
+            entries = d.read(f"pagemap-{pid}.img")[1:]
+        vdso = [v for v in mm.vmas if v.status & vm.VMA_AREA_VDSO][0]
+        off = 0
+        for e in entries:
+            if e.vaddr == vdso.start:
+                break
+            off += e.nr_pages * PAGE
+        else:
+            pytest.fail("the vdso pages are not in the image")
+        with open(images / "pages-1.img", "r+b") as f:
+            f.seek(off + 100)
+            byte = f.read(1)
+            f.seek(off + 100)
+            f.write(bytes([byte[0] ^ 0xFF]))
+        res = criu("restore", "-D", str(images), "-d")
+        assert res.returncode == 1
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "vdso is not this kernel's" in lines[0], \
+            res.stderr
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        kill_and_reap(pid)

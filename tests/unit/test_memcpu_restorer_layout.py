@@ -30,6 +30,7 @@ CHECKS = {
                   "cap_amb"]),
     "rst_sigaction": (args.RST_SIGACTION, ["mask"]),
     "rst_move": (args.RST_MOVE, ["to", "len"]),
+    "rst_run": (args.RST_RUN, ["len", "off"]),
 }
 
 

@@ -73,7 +73,7 @@ def test_plan_marks_filled_and_separate_mappings() -> None:
         _vma(0x30 * P, 0x31 * P, prot=0),           # PROT_NONE, no pages
         _vma(0x40 * P, 0x50 * P, prot=1),           # read-only with pages
     ]
-    runs = [(0x12 * P, 2 * P), (0x21 * P, P), (0x41 * P, P)]
+    runs = [(0x12 * P, 2 * P, 0), (0x21 * P, P, 2 * P), (0x41 * P, P, 3 * P)]
     memory.plan_mappings(plan, [0, 0, 0, 0], runs)
     assert plan[0]["kind"] == ra.RST_VMA_FILL
     assert plan[1]["kind"] == (ra.RST_VMA_FILL | ra.RST_VMA_SEPARATE |
