@@ -393,3 +393,32 @@ def test_vdso_of_another_kernel_is_refused(victim_exe: pathlib.Path,
         assert not os.path.exists(f"/proc/{pid}")
     finally:
         kill_and_reap(pid)
+
+
+def test_pagemap_words_agree_with_pagemap_scan(victim_exe: pathlib.Path,
+                                               tmp_path: pathlib.Path) -> None:
+    """The fallback for kernels without PAGEMAP_SCAN finds the same runs."""
+    from compel.native import pagemap, uapi
+    proc, _, _, sparse = start_victim(victim_exe, tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGSTOP)       # no page changes meanwhile
+        wait_for(lambda: "T" in open(f"/proc/{proc.pid}/stat").read()
+                 .rsplit(")", 1)[1].split()[0], "victim stopped")
+        fd = os.open(f"/proc/{proc.pid}/pagemap", os.O_RDONLY)
+        try:
+            filters = dict(anyof=uapi.PAGE_IS_PRESENT | uapi.PAGE_IS_SWAPPED,
+                           excluded=uapi.PAGE_IS_PFNZERO | uapi.PAGE_IS_FILE)
+            for lo, hi in [(sparse, sparse + 256 * PAGE)] + [
+                    tuple(int(x, 16) for x in line.split()[0].split("-"))
+                    for line in maps(proc.pid)
+                    if line.split()[1].endswith("p") and "[v" not in line]:
+                fast = list(pagemap.scan(fd, lo, hi, **filters))
+                slow = list(pagemap.scan_words(fd, lo, hi, **filters))
+                assert fast == slow, f"{lo:#x}-{hi:#x}"
+            zero = list(pagemap.scan_words(fd, sparse, sparse + 256 * PAGE,
+                                           required=uapi.PAGE_IS_PFNZERO))
+            assert zero == [(sparse + 100 * PAGE, sparse + 101 * PAGE)]
+        finally:
+            os.close(fd)
+    finally:
+        kill_and_reap(proc.pid)
