@@ -217,9 +217,8 @@ def _drive(ctx: RestoreContext, task: RestoreTask, pid: int,
 
 
 def _get_regs(pid: int) -> UserRegs:
-    import ctypes
     return UserRegs.from_buffer_copy(
-        pt.get_regset(pid, pt.NT_PRSTATUS, ctypes.sizeof(UserRegs)))
+        pt.get_regset(pid, pt.NT_PRSTATUS, len(bytes(UserRegs()))))
 
 
 def _set_regs(pid: int, regs: UserRegs) -> None:
