@@ -88,18 +88,14 @@ class Task:
         try:
             if not leader_gone:
                 self._seize_thread(self.pid)
+            # Until no thread is left unseized: running ones may clone.
             while True:
-                new = [t for t in proc.threads(self.pid) if t not in self.saved]
+                new = [t for t in proc.threads(self.pid)
+                       if t not in self.saved and t != self.pid]
                 if not new:
                     break
                 for tid in new:
-                    if tid == self.pid and leader_gone:
-                        continue
                     self._seize_thread(tid, is_leader=False)
-                if leader_gone and all(t == self.pid for t in
-                                       proc.threads(self.pid)
-                                       if t not in self.saved):
-                    break
             if leader_gone:
                 if not self.threads:
                     raise ZombieTaskError(f"task {self.pid}: is a zombie")
