@@ -391,7 +391,10 @@ class Parasite:
                 sock.close()
         self._conn = self._listener = None
         if self._map is not None:
-            self._map.close()
+            try:
+                self._map.close()
+            except BufferError:
+                pass  # a view of the area is still held: unmapped when freed
             self._map = None
         if self._fd >= 0:
             os.close(self._fd)

@@ -181,3 +181,17 @@ def test_remote_syscall_on_each_thread():
                 assert task.remote_syscall("gettid", tid=tid) == tid
         result, checks, status = v.finish()
         assert checks == ["check ok"] and status == 0
+
+
+def test_cure_while_a_view_of_the_area_is_held():
+    with Victim("spin") as v:
+        maps = proc.maps(v.pid)
+        with compel.seize(v.pid) as task:
+            parasite = task.infect(blob_path())
+            parasite.call(_user_cmd(5))
+            view = parasite.area[:16]  # still referenced during cure
+            parasite.cure()
+            assert len(view) == 16
+        assert proc.maps(v.pid) == maps
+        result, checks, status = v.finish()
+        assert checks == ["check ok"] and status == 0
