@@ -183,6 +183,10 @@ class Task:
                              ctypes.sizeof(arch.UserFpregs))
         return arch.UserFpregs.from_buffer_copy(data)
 
+    def set_fpregs(self, fpregs: "arch.UserFpregs",
+                   tid: int | None = None) -> None:
+        pt.set_regset(tid or self.main_tid, pt.NT_PRFPREG, bytes(fpregs))
+
     def get_xsave(self, tid: int | None = None) -> bytes:
         """The XSAVE area (standard layout) of a thread; see arch XSave."""
         return pt.get_regset(tid or self.main_tid, pt.NT_X86_XSTATE, XSAVE_BUFFER)

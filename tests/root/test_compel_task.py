@@ -170,6 +170,9 @@ def test_registers_and_xsave_readable():
             assert len(xs.data) >= 576
             fp = task.get_fpregs()
             assert bytes(fp)[:160] == xs.legacy[:160]
+            task.set_fpregs(fp)
+            task.set_xsave(xs.data)
+            assert task.get_xsave() == xs.data
             rseq = task.rseq_configuration()
             assert rseq.rseq_abi_size >= 32  # glibc registers rseq
         result, checks, status = v.finish()
