@@ -68,6 +68,7 @@ def restore(opts: Options) -> RestoreContext:
     ctx.log.info("Restoring task %d", task.pid)
     pid = _create(ctx, task, blob)
     ctx.stats.restore_time = time.monotonic() - started
+    ctx.stats.forking_time = ctx.registry.get("restore.forking_time", 0.0)
     ctx.stats.pages_restored = sum(
         e.nr_pages for e in ctx.images.read(f"pagemap-{task.pid}.img")[1:])
     logger.info("Restore finished successfully. Tasks resumed.")
@@ -115,6 +116,7 @@ def _create(ctx: RestoreContext, task: RestoreTask, blob: Blob) -> int:
     """Fork the task with its PID, drive it to the end of the restorer."""
     go_r, go_w = os.pipe()
     status_r, status_w = os.pipe()
+    started = time.monotonic()
     try:
         pid = nclone.fork_with_tid([task.pid])
     except FileExistsError:
@@ -131,6 +133,7 @@ def _create(ctx: RestoreContext, task: RestoreTask, blob: Blob) -> int:
         os.close(go_w)
         os.close(status_r)
         _child(ctx, task, blob, go_r, status_w)     # never returns
+    ctx.registry["restore.forking_time"] = time.monotonic() - started
     os.close(go_r)
     os.close(status_w)
     try:
@@ -154,6 +157,7 @@ def _child(ctx: RestoreContext, task: RestoreTask, blob: Blob, go_r: int,
     try:
         os.read(go_r, 1)
         os.close(go_r)
+        criu_log.reopen_for_pid()          # --log-pid: a log file per task
         status_w = task.service_fds.keep(status_w, "status pipe")
         # Hooks change fds and the cwd: keep the images dir reachable.
         ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
