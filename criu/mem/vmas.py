@@ -143,6 +143,13 @@ def classify(vmas: list[Vma], start_brk: int, brk: int,
             v.status = VMA_AREA_REGULAR | VMA_AREA_VVAR | VMA_ANON_PRIVATE
             v.flags |= MAP_ANONYMOUS
             continue
+        if v.shared and (v.name == "/dev/zero (deleted)" or
+                         v.name.startswith("/SYSV")):
+            # Shared anonymous memory (and SysV shm) live in shmem files.
+            v.status = VMA_AREA_REGULAR | VMA_ANON_SHARED
+            if v.name.startswith("/SYSV"):
+                v.status |= VMA_AREA_SYSVIPC
+            continue
         if v.inode == 0 and not v.name.startswith("/"):
             v.flags |= MAP_ANONYMOUS
             if v.shared:

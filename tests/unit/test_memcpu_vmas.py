@@ -59,6 +59,18 @@ def test_classification_like_criu() -> None:
     assert by_name["[vsyscall]"].status == vm.VMA_AREA_VSYSCALL
 
 
+def test_shared_anonymous_is_told_apart() -> None:
+    vmas = vm.parse_smaps(
+        "7f00a0000000-7f00a0001000 rw-s 00000000 00:01 1043 "
+        "                      /dev/zero (deleted)\n"
+        "7f00a0001000-7f00a0002000 rw-s 00000000 00:01 32769 "
+        "                      /SYSV00000000 (deleted)\n")
+    vm.classify(vmas, 0, 0, 0)
+    assert vmas[0].status == vm.VMA_AREA_REGULAR | vm.VMA_ANON_SHARED
+    assert vmas[1].status & vm.VMA_AREA_SYSVIPC
+    assert not vmas[0].is_file and not vmas[0].dumps_pages
+
+
 def _vma(start: int, end: int, prot: int = 3, flags: int = 0x22,
          pgoff: int = 0) -> dict:
     return dict(start=start, end=end, pgoff=pgoff, madv=0, prot=prot,
