@@ -326,24 +326,21 @@ def _runner_module():
     return mod
 
 
-def test_maps_compare_joins_only_what_the_kernel_could_merge():
-    merged = _runner_module().merged_maps
+def test_maps_compare_keeps_vma_boundaries():
+    mod = _runner_module()
     split = textwrap.dedent("""\
-        7f00000000-7f00001000 r--p 00010000 08:01 12 /lib/libc.so.6
-        7f00001000-7f00003000 r--p 00011000 08:01 12 /lib/libc.so.6
-        7f00003000-7f00004000 rw-p 00000000 00:00 0
-        7f00004000-7f00005000 rw-p 00000000 00:00 0
+        7f00000000-7f00001000 r--p 00010000 08:01 12   /lib/libc.so.6
+        7f00001000-7f00003000 r--p 00011000 08:01 12   /lib/libc.so.6
         """)
-    assert merged(split) == [
-        "7f00000000-7f00003000 r--p 00010000 /lib/libc.so.6",
-        "7f00003000-7f00005000 rw-p 00000000"]
-    # Other protections, or a file offset that jumps, stay apart.
-    apart = textwrap.dedent("""\
-        7f00000000-7f00001000 r--p 00010000 08:01 12 /lib/libc.so.6
-        7f00001000-7f00002000 r-xp 00011000 08:01 12 /lib/libc.so.6
-        7f00002000-7f00003000 r-xp 00020000 08:01 12 /lib/libc.so.6
-        """)
-    assert len(merged(apart)) == 3
+    joined = "7f00000000-7f00003000 r--p 00010000 08:01 12 /lib/libc.so.6\n"
+    before = {"maps": mod.vma_lines(split)}
+    after = {"maps": mod.vma_lines(joined)}
+    assert len(before["maps"]) == 2
+    # A restore that merges what the original kept apart is a difference.
+    diffs = mod.state_differences(before, after)
+    assert any("lost" in d for d in diffs) and any("appeared" in d
+                                                   for d in diffs)
+    assert mod.state_differences(before, dict(before)) == []
 
 
 def test_desc_parsing(tmp_path):
