@@ -22,7 +22,7 @@ from typing import Callable, Optional
 from compel.native import _libc, clone, memory, pidfd, ptrace, uapi
 from compel.native import files as nfiles
 from compel.native import pagemap
-from compel.native.wait import waitpid
+from compel.native.wait import kill_and_reap, waitpid
 
 Probe = Callable[[], Optional[str]]
 
@@ -47,17 +47,6 @@ def _sleeping_child() -> int:
     return pid
 
 
-def _reap(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
 def _with_seized_child(fn: Callable[[int], Optional[str]]) -> Optional[str]:
     pid = _sleeping_child()
     try:
@@ -70,7 +59,7 @@ def _with_seized_child(fn: Callable[[int], Optional[str]]) -> Optional[str]:
     except OSError as e:
         return str(e)
     finally:
-        _reap(pid)
+        kill_and_reap(pid)
 
 
 def probe_ptrace_seize() -> Optional[str]:

@@ -77,3 +77,15 @@ def waitpid(pid: int, flags: int = 0) -> WaitStatus | None:
     if got == 0:
         return None
     return WaitStatus(got, status)
+
+
+def kill_and_reap(pid: int) -> None:
+    """SIGKILL a child of ours and collect it; quiet if it is already gone."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

@@ -69,15 +69,18 @@ def stat(pid: int, tid: int | None = None) -> ProcStat:
                     rt_priority=int(rest[37]), policy=int(rest[38]))
 
 
+def _colon_fields(text: str) -> dict[str, str]:
+    """"Key:  value" lines (status, fdinfo) as {key: value}."""
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.strip()
+    return out
+
+
 def status(pid: int) -> dict[str, str]:
     """/proc/PID/status as {"Uid": "0\t0\t0\t0", ...}."""
-    def parse(text: str) -> dict[str, str]:
-        out = {}
-        for line in text.splitlines():
-            key, _, value = line.partition(":")
-            out[key] = value.strip()
-        return out
-    return _read(pid, "status", parse)
+    return _read(pid, "status", _colon_fields)
 
 
 def threads(pid: int) -> list[int]:
@@ -142,13 +145,7 @@ def fds(pid: int) -> list[int]:
 
 
 def fdinfo(pid: int, fd: int) -> FdInfo:
-    def parse(text: str) -> dict[str, str]:
-        out = {}
-        for line in text.splitlines():
-            key, _, value = line.partition(":")
-            out[key] = value.strip()
-        return out
-    info = _read(pid, f"fdinfo/{fd}", parse)
+    info = _read(pid, f"fdinfo/{fd}", _colon_fields)
     link = f"/proc/{pid}/fd/{fd}"
     try:
         target = os.readlink(link)
