@@ -4,9 +4,16 @@ Each entry names a module implementing the protocol of
 criu.resources.base.Resource (NAME, dump(ctx, task), restore(ctx, task)).
 Dump calls them in this order while the tree is seized; restore calls them
 in this order inside each new task, before the restorer blob.  The order
-matters on restore: session/process group first (pstree); every module
-that opens files by path (files, memory) before fs changes root and cwd;
-rlimits last, since they restrict the new task from then on.
+matters on restore: session/process group first (pstree); fs, which
+changes the task's root and cwd (chroot, fchdir), after every module that
+resolves a name in criu's view of the filesystem: files and memory open the
+dumped paths (criu's view, e.g. /srv/jail/bin/app for a task chrooted to
+/srv/jail) and the image reader imports Python modules (images.pb.*) lazily
+on first use; after fs neither would resolve in a chrooted task.  Only hooks
+that look nothing up by name may follow fs (rlimits; then the restorer, which
+reads the task's own /proc through the /proc/self fd the pipeline opened
+before the first hook: task.proc_self); rlimits last, since they restrict the
+new task from then on.
 
 Optional module hooks, called once per dump/restore when present:
     def dump_finish(ctx: DumpContext) -> None
@@ -30,7 +37,8 @@ RESOURCES: tuple[str, ...] = (
     "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
     "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
     "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan
-    "criu.resources.fs",        # cwd, root, umask: after every path lookup
+    "criu.resources.fs",        # cwd, root, umask: after every lookup by
+                                #   name (see above; test_criu_chroot.py)
     "criu.resources.rlimits",   # last: limits the new task from here on
 )
 

@@ -207,6 +207,10 @@ class RestoreTask:
     service_fds: "ServiceFds" = dataclasses.field(
         default_factory=lambda: ServiceFds())
     scratch: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # criu.restore.procself.ProcSelf: this task's /proc/self, opened by the
+    # pipeline before the first hook.  Read the task's own /proc files
+    # through it: after the fs hook "/proc/self/..." may name nothing.
+    proc_self: Any = None
 
 
 @dataclasses.dataclass

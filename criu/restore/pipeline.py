@@ -31,6 +31,7 @@ from criu.imagedir import ImageDir
 from criu.options import Options
 from criu.resources.base import RestoreContext, RestoreTask
 from criu.restore import restorer
+from criu.restore.procself import ProcSelf
 
 TASK_STOPPED = 3            # task_core_entry.task_state (CRIU's value)
 NR_MUNMAP = 11
@@ -162,6 +163,9 @@ def _child(ctx: RestoreContext, task: RestoreTask, blob: Blob, go_r: int,
         # Hooks change fds and the cwd: keep the images dir reachable.
         ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
         ctx.images.path = ctx.images.path.resolve()
+        # And the task's own /proc: the fs hook may chroot it away.
+        task.proc_self = ProcSelf.open_here(task.service_fds,
+                                            f"task {task.pid}")
         for module in resources.load():
             ctx.log.debug("task %d: restoring %s", task.pid, module.NAME)
             module.restore(ctx, task)

@@ -7,6 +7,10 @@ fills the argument block (criu/restorer/args.py) from what the hooks left
 in task.restorer_args (memory, cpu, creds plans), and calls the blob.  The
 call never returns: the blob either becomes the target or exits with a one
 line reason written to the status pipe.
+
+The fs hook has run by now and may have chrooted the task away from /proc:
+criu's own mappings, fds and memory are reached through task.proc_self, the
+/proc/self directory fd opened before the first hook, never by path.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from compel.native import selfcall
 from criu.errors import RestoreError
 from criu.mem import vmas as vm
 from criu.resources.base import RestoreContext, RestoreTask
+from criu.restore.procself import ProcSelf
 from criu.restorer import args as ra
 
 PAGE = 4096
@@ -36,10 +41,10 @@ def _page_up(n: int) -> int:
     return (n + PAGE - 1) // PAGE * PAGE
 
 
-def own_mappings() -> list[vm.Vma]:
-    with open("/proc/self/maps", encoding="utf-8",
-              errors="surrogateescape") as f:
-        return vm.parse_smaps(f.read())
+def own_mappings(proc: ProcSelf) -> list[vm.Vma]:
+    """criu's mappings in the new task, read through the /proc/self fd
+    opened before the hooks (the fs hook may have chrooted the task)."""
+    return vm.parse_smaps(proc.read_text("maps"))
 
 
 def find_region(size: int, busy: list[tuple[int, int]]) -> int:
@@ -180,11 +185,14 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     mem = task.restorer_args.memory
     if mem is None or getattr(task.restorer_args, "cpu", None) is None:
         raise RestoreError(f"{where}: memory or cpu state missing")
-    own = own_mappings()
+    proc = task.proc_self
+    if proc is None:
+        raise RestoreError(f"{where}: /proc/self was not opened before the "
+                           "resource hooks")
+    own = own_mappings(proc)
     moves = special_moves(own, mem.specials, where)
     keep = target_fds(ctx, task)
-    close_fds = sorted(int(n) for n in os.listdir("/proc/self/fd")
-                       if int(n) not in keep)
+    close_fds = [fd for fd in proc.fds() if fd not in keep]
     blob_len = _page_up(blob.size)
     scratch_len = _page_up(sum(m["len"] for m in moves))
     # Size the argument block with a dry run at address 0.
@@ -194,7 +202,7 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     target = [(v["start"], v["end"]) for v in mem.vmas]
     target += [(m["to"], m["to"] + m["len"]) for m in moves]
     for attempt in range(3):
-        busy = target + [(v.start, v.end) for v in own_mappings()
+        busy = target + [(v.start, v.end) for v in own_mappings(proc)
                          if v.end <= TASK_SIZE]
         start = find_region(region_len, busy)
         try:
@@ -210,7 +218,7 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     scratch = stack_top
     block = build_block(args_at, start, region_len, stack_top, scratch,
                         task, moves, close_fds, status_fd)
-    with open("/proc/self/mem", "r+b", buffering=0) as f:
+    with open(proc.open("mem", os.O_RDWR), "r+b", buffering=0) as f:
         f.seek(start)
         f.write(blob.relocated(start))
         f.seek(args_at)
