@@ -47,11 +47,17 @@ os.dup2(n, 8, inheritable=False)                # close-on-exec
 os.dup2(a, 3000)                                # far up the fd table
 for fd in (f, r, w, a, n):
     os.close(fd)
+# "ready" must name a task whose fd table is final: creating it directly
+# would let the test see it while its fd (9) is still open, snapshot that
+# fd, and then miss it in the dump (the old flake under load).  Its name
+# appears only once the fd is closed.
 open(os.path.join(d, "ready.tmp"), "w").close()  # closed, then
 os.rename(os.path.join(d, "ready.tmp"), os.path.join(d, "ready"))
 while True:
     time.sleep(1)
 """
+# The victim's fds once it is ready: nothing else may be open then.
+VICTIM_FDS = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "3000"}
 
 CHILD = r"""
 import json, os, sys
@@ -118,6 +124,7 @@ def test_files_and_fs_round_trip(tmp_path: pathlib.Path) -> None:
             assert v.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
         before = _view(v.pid)
+        assert set(before) == VICTIM_FDS
         images = tmp_path / "img"
         r = criu("dump", "-t", str(v.pid), "-D", str(images), "-R")
         assert r.returncode == 0, r.stderr
@@ -161,6 +168,7 @@ def test_files_and_fs_full_restore(tmp_path: pathlib.Path) -> None:
             assert v.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
         before = _view(v.pid)
+        assert set(before) == VICTIM_FDS
         r = criu("dump", "-t", str(v.pid), "-D", str(images))
         assert r.returncode == 0, r.stderr
         v.wait(timeout=30)
