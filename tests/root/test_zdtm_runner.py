@@ -383,3 +383,120 @@ def test_interrupted_runner_kills_its_test_and_criu(tmp_path):
     assert "killing the running tests" in out
     assert pid_gone(int((tmp_path / "dumped").read_text()))
     assert pid_gone(int(helper.read_text()))
+
+
+def test_skip_is_reported_with_its_reason(tmp_path):
+    t = build_test(tmp_path, "skip00", """
+        #include "zdtmtst.h"
+        int main(int argc, char **argv)
+        {
+        	test_init(argc, argv);
+        	test_daemon();
+        	test_waitsig();
+        	skip("no such thing on this machine");
+        	return 0;
+        }
+        """)
+    r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    assert f"SKIP  {t} (h): no such thing on this machine" in r.stdout
+    assert "0 passed, 0 failed, 1 skipped" in r.stdout
+
+
+def test_change_seen_from_outside_fails_the_test(tmp_path):
+    """A task whose fds differ after criu is a FAIL, even if it says PASS.
+
+    The fake dump lets the test open one more fd while criu "runs" and
+    returns only once it has, so the difference is certain."""
+    go, done = tmp_path / "go", tmp_path / "done"
+    t = build_test(tmp_path, "newfd00", f"""
+        #include <fcntl.h>
+        #include <unistd.h>
+        #include "zdtmtst.h"
+        int main(int argc, char **argv)
+        {{
+        	int fd;
+
+        	test_init(argc, argv);
+        	test_daemon();
+        	while (access("{go}", F_OK))
+        		usleep(10000);
+        	fd = open("/dev/null", O_RDONLY);
+        	close(open("{done}", O_CREAT | O_WRONLY, 0644));
+        	test_waitsig();
+        	if (fd < 0) {{
+        		fail("open");
+        		return 1;
+        	}}
+        	pass();
+        	return 0;
+        }}
+        """)
+    criu = fake_criu(tmp_path, dump=f"touch {go}; while [ ! -e {done} ]; "
+                     "do sleep 0.01; done; exit 0")
+    r = zdtm("run", "-t", str(t), "--criu-bin", str(criu), "--norst",
+             "--keep-img", "never")
+    assert r.returncode == 1, r.stdout
+    assert f"FAIL  {t} (h): what /proc shows changed: fds 3: None -> " \
+        "/dev/null" in r.stdout
+
+
+def test_parallel_runs_tests_side_by_side(tmp_path):
+    """-p 2: each test is ready only once the other has started, so they
+    can both pass only if the runner starts them at the same time."""
+    tests = []
+    for me, other in (("a", "b"), ("b", "a")):
+        tests.append(build_test(tmp_path, f"pair_{me}", f"""
+            #include <fcntl.h>
+            #include <unistd.h>
+            #include "zdtmtst.h"
+            int main(int argc, char **argv)
+            {{
+            	test_init(argc, argv);
+            	close(open("{tmp_path}/{me}.started", O_CREAT | O_WRONLY, 0644));
+            	while (access("{tmp_path}/{other}.started", F_OK))
+            		usleep(10000);
+            	test_daemon();
+            	test_waitsig();
+            	pass();
+            	return 0;
+            }}
+            """))
+    r = zdtm("run", "-t", str(tests[0]), "-t", str(tests[1]), "-p", "2",
+             "--nocr", "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    assert "2 passed, 0 failed, 0 skipped" in r.stdout
+
+
+def test_flavour_selection():
+    r = zdtm("run", "-t", "static/env00", "--nocr", "-f", "h",
+             "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    assert "1 passed, 0 failed, 0 skipped" in r.stdout
+    assert "(ns)" not in r.stdout and "(uns)" not in r.stdout
+    r = zdtm("run", "-t", "static/env00", "--nocr", "-f", "ns,uns")
+    assert r.returncode == 0, r.stdout
+    assert "0 passed, 0 failed, 2 skipped" in r.stdout
+    assert "SKIP  zdtm/static/env00 (uns): uns flavour: not yet" in r.stdout
+
+
+def test_desc_feature_and_noauto_skips(tmp_path):
+    feat = build_test(tmp_path, "feat00", SLEEPER,
+                      desc="{'flavor': 'h', 'flags': 'suid', "
+                           "'feature': 'no_such_feature'}")
+    build_test(tmp_path, "manual00", SLEEPER,
+               desc="{'flavor': 'h', 'flags': 'suid noauto'}")
+    # A criu whose `check --feature` always says no.
+    r = zdtm("run", "-t", str(feat), "--criu-bin", "/bin/false")
+    assert r.returncode == 0, r.stdout
+    assert f"SKIP  {feat}: criu check: no no_such_feature feature" in r.stdout
+    # noauto: left out of -a/-T runs, with its reason.
+    mod = _runner_module()
+    args = mod.build_parser().parse_args(["run", "-a"])
+    runner = mod.Runner(args)
+    manual = mod._test_from_binary(tmp_path / "static" / "manual00")
+    assert list(runner.plan([manual], run_all=True)) == []
+    assert [(r.verdict, r.reason) for r in runner.results] == \
+        [("SKIP", "noauto: run only when named")]
+    assert list(mod.Runner(args).plan([manual], run_all=False)) == \
+        [(manual, "h")]
