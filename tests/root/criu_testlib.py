@@ -82,6 +82,10 @@ class Victim:
                 out[k] = v.strip()
         return out
 
+    def maps(self) -> str:
+        with open(f"/proc/{self.pid}/maps") as f:
+            return f.read()
+
     def assert_running_untraced(self) -> None:
         """Not traced, not stopped, no parasite mapping left, counting."""
         with open(f"/proc/{self.pid}/maps") as f:
@@ -115,5 +119,12 @@ def one_line(text: str) -> str:
 
 
 def iter_steps() -> Iterator[str]:
-    yield from ("collect", "parasite", "pstree", "task", "files", "fs", "creds",
-                "rlimits", "images")
+    """Every step a dump can be made to fail after (CRIU_FAULT_INJECT):
+    one per module of the resource table, so a new module is covered."""
+    import importlib
+
+    from criu.resources import RESOURCES
+    yield from ("collect", "parasite")
+    for name in RESOURCES:
+        yield importlib.import_module(name).NAME
+    yield "images"

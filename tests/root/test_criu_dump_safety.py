@@ -26,6 +26,7 @@ def victim(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
 def test_fault_at_each_step_leaves_task_running(
         step: str, victim: Victim, tmp_path: pathlib.Path) -> None:
     images = tmp_path / "img"
+    maps_before = victim.maps()
     r = criu("dump", "-t", str(victim.pid), "-D", str(images), "-o",
              "dump.log", "-v4", env={"CRIU_FAULT_INJECT": step})
     assert r.returncode == 1
@@ -33,6 +34,8 @@ def test_fault_at_each_step_leaves_task_running(
     assert f"fault injected after step {step}" in line
     assert "left running" in line
     victim.assert_running_untraced()
+    # as before: no scratch page, parasite or other trace of criu is left
+    assert victim.maps() == maps_before
     assert not (images / "inventory.img").exists()
     # and a dump right after works (nothing was left half-done)
     r = criu("dump", "-t", str(victim.pid), "-D", str(images), "-R")
