@@ -16,7 +16,7 @@ from typing import Any
 from criu.restorer.layout import Layout
 
 RESTORER_ARGS_MAGIC = 0x52535452
-RESTORER_ARGS_VERSION = 1
+RESTORER_ARGS_VERSION = 2
 
 RST_VMA_REGULAR = 0
 RST_VMA_SPECIAL = 1
@@ -68,6 +68,11 @@ RST_CREDS = Layout("rst_creds", [
 ])
 """struct rst_creds (restorer.h)."""
 
+RST_RLIMIT = Layout("rst_rlimit", [
+    ("resource", "u32"), ("pad", "u32"), ("cur", "u64"), ("max", "u64"),
+])
+"""struct rst_rlimit { u32 resource, pad; u64 cur, max; };"""
+
 RESTORER_ARGS = Layout("restorer_args", [
     ("magic", "u32"), ("version", "u32"),
     ("self_start", "u64"), ("self_len", "u64"), ("stack_top", "u64"),
@@ -84,6 +89,7 @@ RESTORER_ARGS = Layout("restorer_args", [
     ("creds", RST_CREDS),
     ("fs_base", "u64"), ("gs_base", "u64"),
     ("dumpable", "i32"), ("pad2", "u32"), ("clear_tid_addr", "u64"),
+    ("rlimits", "u64"), ("nr_rlimits", "u64"),
     ("close_fds", "u64"), ("nr_close_fds", "u64"),
     ("frame_src", "u64"), ("frame_len", "u64"), ("frame_dst", "u64"),
     ("error", "i64"), ("error_step", "u64"),

@@ -71,6 +71,7 @@ enum step {
 	STEP_CREDS,
 	STEP_DUMPABLE,
 	STEP_TLS,
+	STEP_RLIMIT,
 };
 
 static const char *const step_names[] = {
@@ -89,6 +90,7 @@ static const char *const step_names[] = {
 	[STEP_CREDS] = "set credentials",
 	[STEP_DUMPABLE] = "set dumpable",
 	[STEP_TLS] = "set fs/gs base",
+	[STEP_RLIMIT] = "set resource limit",
 };
 
 struct iovec {
@@ -313,6 +315,21 @@ static void restore_sigactions(struct restorer_args *args)
 	}
 }
 
+/* Last of the memory steps: from here nothing maps or opens any more. */
+static void restore_rlimits(struct restorer_args *args)
+{
+	struct rst_rlimit *r = (struct rst_rlimit *)args->rlimits;
+	uint64_t i;
+	long ret;
+
+	for (i = 0; i < args->nr_rlimits; i++) {
+		ret = sys_prlimit64(0, r[i].resource,
+				    (unsigned long)&r[i].cur, 0);
+		if (ret)
+			fail(STEP_RLIMIT, r[i].resource, ret);
+	}
+}
+
 static void restore_creds(struct rst_creds *c)
 {
 	struct cap_header hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -434,6 +451,8 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 			fail(STEP_RSEQ, args->rseq_ptr, ret);
 	}
 
+	/* Before the uid changes: prlimit64 on oneself never needs more. */
+	restore_rlimits(args);
 	restore_creds(&args->creds);
 	if (args->dumpable >= 0) {
 		ret = sys_prctl(PR_SET_DUMPABLE, args->dumpable, 0, 0, 0);

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define RESTORER_ARGS_MAGIC	0x52535452u	/* "RSTR" */
-#define RESTORER_ARGS_VERSION	1u
+#define RESTORER_ARGS_VERSION	2u
 
 /* rst_vma.kind */
 #define RST_VMA_REGULAR		0u
@@ -114,6 +114,19 @@ struct rst_creds {
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 };
 
+/*
+ * A resource limit, set by the blob once the target's memory is in place:
+ * a limit of the target (RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE...) may be
+ * lower than what criu itself uses until it jumps here.  criu has already
+ * raised any hard limit that needs raising, so these only lower or keep.
+ */
+struct rst_rlimit {
+	uint32_t resource;
+	uint32_t pad;
+	uint64_t cur;
+	uint64_t max;
+};
+
 #define RST_NSIG	64
 
 struct restorer_args {
@@ -165,6 +178,9 @@ struct restorer_args {
 	int32_t dumpable;	/* PR_SET_DUMPABLE value after creds, -1: keep */
 	uint32_t pad2;
 	uint64_t clear_tid_addr;	/* set_tid_address() of the thread */
+
+	uint64_t rlimits;		/* struct rst_rlimit[] */
+	uint64_t nr_rlimits;
 
 	/* Fds to close before the end (vma files, pages image, log). */
 	uint64_t close_fds;	/* int32_t[] */

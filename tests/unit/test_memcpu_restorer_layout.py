@@ -21,7 +21,8 @@ CHECKS = {
                       "moves", "scratch", "vmas", "runs", "pages_fd", "log_fd",
                       "mm", "own_rseq_offset", "own_rseq_size", "rseq_ptr",
                       "rseq_sig", "sigaction_set", "sigactions", "creds",
-                      "fs_base", "gs_base", "dumpable", "clear_tid_addr", "close_fds",
+                      "fs_base", "gs_base", "dumpable", "clear_tid_addr", "rlimits",
+                      "nr_rlimits", "close_fds",
                       "frame_src", "frame_dst", "error", "error_step"]),
     "rst_vma": (args.RST_VMA, ["start", "madv", "prot", "fd", "kind",
                                "map_prot"]),
@@ -31,6 +32,7 @@ CHECKS = {
     "rst_sigaction": (args.RST_SIGACTION, ["mask"]),
     "rst_move": (args.RST_MOVE, ["to", "len"]),
     "rst_run": (args.RST_RUN, ["len", "off"]),
+    "rst_rlimit": (args.RST_RLIMIT, ["resource", "cur", "max"]),
 }
 
 
