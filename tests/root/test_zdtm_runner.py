@@ -9,6 +9,7 @@ is caught, and nothing is left running afterwards.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import signal
 import subprocess
@@ -500,3 +501,66 @@ def test_desc_feature_and_noauto_skips(tmp_path):
         [("SKIP", "noauto: run only when named")]
     assert list(mod.Runner(args).plan([manual], run_all=False)) == \
         [(manual, "h")]
+
+
+def test_ready_test_holds_no_handshake_fd(tmp_path):
+    """Once the test's parent has exited (ready), the test holds only its
+    stdio: nothing of the readiness handshake is left for the runner to see
+    or for criu to dump.
+
+    A preloaded close() that never returns for a pipe in the test proper
+    (the process that called setsid()) makes a handshake that closes a pipe
+    after saying "ready" hold it for good, so that this fails for certain
+    instead of once in a while."""
+    hang = tmp_path / "hangclose.c"
+    hang.write_text(textwrap.dedent("""\
+        #define _GNU_SOURCE
+        #include <dlfcn.h>
+        #include <sys/stat.h>
+        #include <unistd.h>
+        int close(int fd)
+        {
+            static int (*real_close)(int);
+            struct stat st;
+
+            if (getsid(0) == getpid() && fstat(fd, &st) == 0 &&
+                S_ISFIFO(st.st_mode))
+                for (;;)
+                    pause();
+            if (!real_close)
+                real_close = dlsym(RTLD_NEXT, "close");
+            return real_close(fd);
+        }
+        """))
+    so = tmp_path / "hangclose.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(so), str(hang),
+                    "-ldl"], check=True)
+    t = build_test(tmp_path, "sleep00", SLEEPER)
+    pidfile = tmp_path / "t.pid"
+    p = subprocess.Popen([str(t), f"--pidfile={pidfile}", "--outfile=t.out"],
+                         cwd=tmp_path, env={"LD_PRELOAD": str(so)},
+                         stdin=subprocess.DEVNULL)
+    ours = [p.pid]
+    try:
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            ours += _children(p.pid)
+            raise
+        assert rc == 0, (tmp_path / "t.out").read_text()
+        pid = int(pidfile.read_text())
+        ours.append(pid)
+        fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+        assert fds == [0, 1, 2], fds
+    finally:
+        for pid in ours:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        p.wait()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]

@@ -6,14 +6,18 @@
  *
  *   runner ── starts ──> test (parent) ── fork ──> test (child, the real test)
  *
- * The parent only waits on a pipe until the child says "ready" (from
- * test_daemon()), writes the child's pid to the pidfile and exits 0; if the
- * child dies first, the parent exits 1.  The runner waits for the parent, so
- * once it has exited the pidfile is complete and the test is ready to be
+ * The parent only waits until the child says "ready" (test_daemon() sends it
+ * SIGUSR1), writes the child's pid to the pidfile and exits 0; if the child
+ * dies first (SIGCHLD), the parent exits 1.  The runner waits for the parent,
+ * so once it has exited the pidfile is complete and the test is ready to be
  * checkpointed.  The child is then orphaned and reparented to the runner,
- * which is a child subreaper.  The child keeps no trace of the handshake: the
- * pipe is closed in test_daemon(), so the task's fds are only 0 (/dev/null),
- * 1 and 2 (the output file) plus whatever the test opens itself.
+ * which is a child subreaper.
+ *
+ * The handshake is a signal, not a pipe, so that the child keeps no trace of
+ * it: with a pipe, the child would still hold its end for a moment after
+ * saying "ready", and the runner could see (or criu dump) an fd that is gone
+ * a moment later.  The task's fds are only 0 (/dev/null), 1 and 2 (the
+ * output file) plus whatever the test opens itself.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -36,8 +40,8 @@ const char *test_name = "test";
 
 /* Set by the SIGTERM handler; an int so that it can be a futex word. */
 static volatile int sig_received;
-/* The write end of the readiness pipe, until test_daemon(). */
-static int ready_fd = -1;
+/* The parent waiting for "ready" (SIGUSR1), until test_daemon(). */
+static pid_t ready_parent;
 
 static void sigterm_handler(int signo)
 {
@@ -135,31 +139,41 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
-/* The parent's side of daemonizing: wait for "ready", publish the pid. */
-static void __attribute__((noreturn)) wait_for_ready(pid_t child, int rfd,
+/*
+ * The parent's side of daemonizing: wait for "ready", publish the pid.
+ * SIGUSR1 and SIGCHLD are blocked (set) since before the fork, so neither
+ * can be missed; sigwaitinfo() gives the lower-numbered SIGUSR1 first when
+ * the child said "ready" and then died at once.
+ */
+static void __attribute__((noreturn)) wait_for_ready(pid_t child,
+						     const sigset_t *set,
 						     const char *pidfile)
 {
-	char c;
-	ssize_t n;
+	siginfo_t si;
 	int status;
 
-	do {
-		n = read(rfd, &c, 1);
-	} while (n < 0 && errno == EINTR);
-
-	if (n == 1 && c == 'R')
-		exit(write_pidfile(pidfile, child) ? 1 : 0);
-
-	if (waitpid(child, &status, 0) == child) {
-		if (WIFEXITED(status))
-			test_msg("ERR: test exited with %d before it was ready\n",
-				 WEXITSTATUS(status));
-		else if (WIFSIGNALED(status))
-			test_msg("ERR: test killed by signal %d before it was ready\n",
-				 WTERMSIG(status));
-	} else {
-		test_msg("ERR: test died before it was ready\n");
+	for (;;) {
+		if (sigwaitinfo(set, &si) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("can't wait for the test to be ready");
+			exit(1);
+		}
+		if (si.si_signo == SIGUSR1 && si.si_pid == child)
+			exit(write_pidfile(pidfile, child) ? 1 : 0);
+		if (si.si_signo != SIGCHLD)
+			continue;
+		/* A stop or continue of the child also raises SIGCHLD. */
+		if (waitpid(child, &status, WNOHANG) == child)
+			break;
 	}
+
+	if (WIFEXITED(status))
+		test_msg("ERR: test exited with %d before it was ready\n",
+			 WEXITSTATUS(status));
+	else
+		test_msg("ERR: test killed by signal %d before it was ready\n",
+			 WTERMSIG(status));
 	exit(1);
 }
 
@@ -168,7 +182,7 @@ void test_init(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = sigterm_handler };
 	const char *slash = strrchr(argv[0], '/');
 	char default_out[PATH_MAX], default_pid[PATH_MAX];
-	int pfd[2];
+	sigset_t ready_set, old_mask;
 	pid_t pid;
 
 	test_name = slash ? slash + 1 : argv[0];
@@ -179,8 +193,11 @@ void test_init(int argc, char **argv)
 	switch_credentials();
 	redirect_std_fds(test_outfile);
 
-	if (pipe2(pfd, O_CLOEXEC)) {
-		pr_perror("can't create the readiness pipe");
+	sigemptyset(&ready_set);
+	sigaddset(&ready_set, SIGUSR1);
+	sigaddset(&ready_set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &ready_set, &old_mask)) {
+		pr_perror("can't block the readiness signals");
 		exit(1);
 	}
 
@@ -189,13 +206,15 @@ void test_init(int argc, char **argv)
 		pr_perror("can't fork the test daemon");
 		exit(1);
 	}
-	if (pid > 0) {
-		close(pfd[1]);
-		wait_for_ready(pid, pfd[0], test_pidfile);
-	}
+	if (pid > 0)
+		wait_for_ready(pid, &ready_set, test_pidfile);
 
-	close(pfd[0]);
-	ready_fd = pfd[1];
+	/* The test's own signal mask is the one it was started with. */
+	if (sigprocmask(SIG_SETMASK, &old_mask, NULL)) {
+		pr_perror("can't restore the signal mask");
+		exit(1);
+	}
+	ready_parent = getppid();
 
 	if (setsid() < 0) {
 		pr_perror("setsid");
@@ -211,14 +230,13 @@ void test_init(int argc, char **argv)
 
 void test_daemon(void)
 {
-	if (ready_fd < 0)
+	if (!ready_parent)
 		return;
-	if (write(ready_fd, "R", 1) != 1) {
+	if (kill(ready_parent, SIGUSR1)) {
 		pr_perror("can't tell the runner we are ready");
 		exit(1);
 	}
-	close(ready_fd);
-	ready_fd = -1;
+	ready_parent = 0;
 }
 
 bool test_go(void)
