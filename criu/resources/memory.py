@@ -111,7 +111,10 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
         brk = heap[-1].end if heap else mmf.start_brk
 
     exe = os.readlink(f"/proc/{pid}/exe")
-    exe_id = files.add_reg_file(ctx, exe, os.O_RDONLY)
+    # With its size (and mode), so that a restore refuses another file
+    # found at the same path instead of mapping it in.
+    exe_id = files.add_reg_file(ctx, exe, os.O_RDONLY,
+                                st=_mapped_stat(pid, "exe", exe))
     mm = mm_pb2.mm_entry(
         mm_start_code=mmf.start_code, mm_end_code=mmf.end_code,
         mm_start_data=mmf.start_data, mm_end_data=mmf.end_data,
@@ -148,7 +151,9 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
                 if path.endswith(" (deleted)"):
                     raise DumpError(f"task {pid}: memory: mapping "
                                     f"{v.describe()}: file was deleted")
-                file_ids[key] = files.add_reg_file(ctx, path, oflags)
+                file_ids[key] = files.add_reg_file(
+                    ctx, path, oflags, st=_mapped_stat(
+                        pid, f"map_files/{v.start:x}-{v.end:x}", path))
             entry.shmid = file_ids[key]
             entry.fdflags = oflags
         mm.vmas.append(entry)
@@ -164,6 +169,16 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
                                                 flags=PE_PRESENT)
                       for s, n in runs])
     ctx.images.write(f"mm-{pid}.img", [mm])
+
+
+def _mapped_stat(pid: int, link: str, path: str) -> os.stat_result:
+    """stat of the file behind /proc/PID/<link> (the very file the task
+    maps, whatever its path names now)."""
+    try:
+        return os.stat(f"/proc/{pid}/{link}")
+    except OSError as e:
+        raise DumpError(f"task {pid}: memory: {path}: cannot stat the "
+                        f"mapped file: {e.strerror}") from e
 
 
 class _PageCopier:

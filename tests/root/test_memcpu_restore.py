@@ -296,6 +296,36 @@ def test_failed_restore_leaves_nothing(victim_exe: pathlib.Path,
         kill_and_reap(pid)
 
 
+def test_another_file_at_the_exe_path_is_refused(
+        victim_exe: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """The executable (mapped, and the exe link) is recorded with its
+    size: a different file found at its path is not mapped in its place."""
+    exe = tmp_path / "victim"
+    exe.write_bytes(victim_exe.read_bytes())
+    exe.chmod(0o755)
+    proc, _, _, _ = start_victim(exe, tmp_path)
+    pid = proc.pid
+    images = tmp_path / "img"
+    images.mkdir()
+    try:
+        res = criu("dump", "-t", str(pid), "-D", str(images))
+        assert res.returncode == 0, res.stderr
+        proc.wait()
+        exe.unlink()
+        exe.write_bytes(victim_exe.read_bytes() + b"another build")
+        exe.chmod(0o755)
+        before = dir_digest(images)
+        res = criu("restore", "-D", str(images), "-d")
+        assert res.returncode == 1
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1, res.stderr
+        assert str(exe) in lines[0] and "has size" in lines[0]
+        assert not os.path.exists(f"/proc/{pid}")
+        assert dir_digest(images) == before
+    finally:
+        kill_and_reap(pid)
+
+
 def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
                                        tmp_path: pathlib.Path) -> None:
     """Pages never touched and pages only read (the shared zero page) are
