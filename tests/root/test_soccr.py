@@ -9,6 +9,7 @@ disappears with them.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -26,6 +27,7 @@ from typing import Any
 
 import pytest
 
+import images
 import soccr
 from compel import native  # the project's native layer; soccr itself never imports it
 from soccr import kernel
@@ -378,6 +380,88 @@ def restore_over_a_held_port() -> dict[str, Any]:
 def test_restore_binds_a_port_still_held_by_a_listener():
     r = in_new_netns(restore_over_a_held_port)
     assert r == {"got": b"ping", "reply": b"pong", "fd_closed": True, "same_port": True}
+
+
+def move_through_image_file(family: int, host: str, path: str) -> dict[str, Any]:
+    """Both queues hold data; the state goes through a tcp-stream image file.
+
+    Only the image's message and queue bytes cross over, as in a CRIU dump:
+    the addresses come from the socket itself, as CRIU keeps them apart.
+    """
+    client, server = connected_pair(family, host, server_rcvbuf=4096)
+    server.sendall(D1)
+    sent = fill_send_queue(client, UP, 0)
+    wait_for(lambda: outq(server) == 0 and outq(client) == unsent(client), "a quiet connection")
+    state = soccr.save(client)
+    images.write_image(path, "TCP_STREAM", [state.to_image_queues()])
+    soccr.release(client)
+    (entry,) = images.read_entries(path, expect="TCP_STREAM")
+    back = soccr.TcpState.from_image(entry.msg, entry.extra, family=state.family,
+                                     local=state.local, peer=state.peer)
+    restored = soccr.restore(back)
+    restored.settimeout(IO_TIMEOUT)
+    server_result: dict[str, bytes] = {}
+    server_thread = threading.Thread(target=lambda: server_result.update(
+        data=duplex(server, D2, len(UP))))
+    server_thread.start()
+    down = duplex(restored, UP[sent:], len(D1) + len(D2))
+    server_thread.join()
+    restored.close()
+    server.close()
+    return {"same_state": back == state, "queues": (len(state.recv_queue), len(state.send_queue)),
+            "down_ok": down == D1 + D2, "up_ok": server_result.get("data") == UP}
+
+
+@pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"),
+                                          (socket.AF_INET6, "::1")], ids=["ipv4", "ipv6"])
+def test_connection_moves_through_a_tcp_stream_image_file(family, host, tmp_path):
+    r = in_new_netns(lambda: move_through_image_file(family, host, str(tmp_path / "tcp.img")))
+    assert r["same_state"], "the image lost part of the state"
+    assert r["queues"][0] == len(D1) and r["queues"][1] > 0, "both queues should hold data"
+    assert r["down_ok"], "server -> client stream damaged"
+    assert r["up_ok"], "client -> server stream damaged"
+
+
+def saved_again_after_restore(family: int, host: str, options: bool) -> dict[str, Any]:
+    """Save a restored socket at once: the kernel must hold exactly what was saved.
+
+    With `options` off, the namespace's sysctls stop timestamps, SACK and
+    window scaling from being negotiated, so restore must not turn them on.
+    """
+    if not options:
+        for name in ("tcp_timestamps", "tcp_sack", "tcp_window_scaling"):
+            with open(f"/proc/sys/net/ipv4/{name}", "w") as f:  # this namespace's own
+                f.write("0")
+    client, server = connected_pair(family, host, server_rcvbuf=4096)
+    server.sendall(D1)
+    fill_send_queue(client, UP, 0)
+    wait_for(lambda: outq(server) == 0 and outq(client) == unsent(client), "a quiet connection")
+    first = soccr.save(client)
+    soccr.release(client)
+    restored = soccr.restore(first)
+    second = soccr.save(restored)
+    soccr.release(restored)
+    server.close()
+    # The timestamp clock runs on between the two saves.
+    ts_step = None if first.timestamp is None else (second.timestamp - first.timestamp) & 0xFFFFFFFF
+    return {"first": first, "second": dataclasses.replace(second, timestamp=first.timestamp),
+            "ts_step": ts_step}
+
+
+@pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"),
+                                          (socket.AF_INET6, "::1")], ids=["ipv4", "ipv6"])
+@pytest.mark.parametrize("options", [True, False], ids=["options", "no-options"])
+def test_restored_socket_holds_the_saved_state(family, host, options):
+    r = in_new_netns(lambda: saved_again_after_restore(family, host, options))
+    first, second = r["first"], r["second"]
+    negotiated = kernel.TCPI_OPT_TIMESTAMPS | kernel.TCPI_OPT_SACK | kernel.TCPI_OPT_WSCALE
+    assert first.opt_mask & negotiated == (negotiated if options else 0)
+    assert first.window is not None and first.recv_queue == D1 and first.unsent_len > 0
+    assert second == first
+    if options:
+        assert r["ts_step"] < 60_000, "the timestamp clock was not carried over"
+    else:
+        assert r["ts_step"] is None
 
 
 # -- half-closed and closing connections ----------------------------------------
