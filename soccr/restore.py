@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 
 from . import inject, kernel, repair
-from .errors import RestoreError, SoccrError, UnsupportedStateError
+from .errors import RestoreError, SoccrError, StateFormatError, UnsupportedStateError
 from .state import TcpState
 
 _STATE_WAIT = 5.0  # seconds for a locally injected segment to be processed (normally at once)
@@ -32,6 +32,10 @@ def restore(state: TcpState) -> socket.socket:
     i.e. it was released with close=True and no packet of the peer was
     answered in between.
     """
+    if not isinstance(state, TcpState):
+        raise StateFormatError(
+            f"restore() takes a soccr.TcpState, got {type(state).__name__} "
+            f"(TcpState.from_dict/from_json/from_image make one)")
     if state.state not in kernel.CONNECTED_STATES:
         raise UnsupportedStateError(
             f"cannot restore a connection in TCP state {state.state}", state.state)

@@ -28,6 +28,8 @@ def borrowed(sock: SocketLike) -> Iterator[socket.socket]:
     if isinstance(sock, bool) or not isinstance(sock, int):
         raise NotTcpSocketError(
             f"expected a socket.socket or a file descriptor, got {type(sock).__name__}")
+    if sock < 0:
+        raise NotTcpSocketError(f"fd {sock} is not a file descriptor")
     try:
         wrapped = socket.socket(fileno=sock)
     except OSError as e:

@@ -203,3 +203,20 @@ def test_injected_segment_header_checksums(src, dst):
         pseudo = a.packed + b.packed + struct.pack("!I3xB", len(tcp), 6)
         assert len(inject._ipv6_header(a, b, len(tcp))) == 40
     assert inject._checksum(pseudo + tcp) == 0
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (-1, "fd -1 is not a file descriptor"),
+    ("3", "expected a socket.socket or a file descriptor, got str"),
+    (None, "got NoneType"),
+    (True, "got bool"),
+    (3.0, "got float"),
+])
+def test_save_of_something_that_is_no_descriptor_is_refused(bad, needle):
+    with pytest.raises(soccr.NotTcpSocketError, match=needle):
+        soccr.save(bad)
+
+
+def test_restore_of_something_that_is_no_state_is_refused():
+    with pytest.raises(soccr.StateFormatError, match="takes a soccr.TcpState, got dict"):
+        soccr.restore(make_state().to_dict())
