@@ -182,6 +182,7 @@ void test_init(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = sigterm_handler };
 	const char *slash = strrchr(argv[0], '/');
 	char default_out[PATH_MAX], default_pid[PATH_MAX];
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_chld;
 	sigset_t ready_set, old_mask;
 	pid_t pid;
 
@@ -193,6 +194,14 @@ void test_init(int argc, char **argv)
 	switch_credentials();
 	redirect_std_fds(test_outfile);
 
+	/*
+	 * An ignored SIGCHLD (inherited from whoever started us) would
+	 * never be sent: the parent would not learn that the child died.
+	 */
+	if (sigaction(SIGCHLD, &dfl, &old_chld)) {
+		pr_perror("can't reset SIGCHLD");
+		exit(1);
+	}
 	sigemptyset(&ready_set);
 	sigaddset(&ready_set, SIGUSR1);
 	sigaddset(&ready_set, SIGCHLD);
@@ -209,8 +218,9 @@ void test_init(int argc, char **argv)
 	if (pid > 0)
 		wait_for_ready(pid, &ready_set, test_pidfile);
 
-	/* The test's own signal mask is the one it was started with. */
-	if (sigprocmask(SIG_SETMASK, &old_mask, NULL)) {
+	/* The test's own signal state is the one it was started with. */
+	if (sigaction(SIGCHLD, &old_chld, NULL) ||
+	    sigprocmask(SIG_SETMASK, &old_mask, NULL)) {
 		pr_perror("can't restore the signal mask");
 		exit(1);
 	}
