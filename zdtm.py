@@ -923,7 +923,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         tests = [t for t in all_tests() if pattern.search(t.name)]
         run_all = True
     else:
-        tests, run_all = [find_test(n) for n in args.test], False
+        # The same test named twice (env00, static/env00) runs once: two
+        # runs would share one dump directory.
+        found = {t.binary: t for t in map(find_test, args.test)}
+        tests, run_all = list(found.values()), False
     for ex in args.exclude:
         pattern = re.compile(ex)
         tests = [t for t in tests if not pattern.search(t.name)]

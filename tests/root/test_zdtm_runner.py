@@ -564,3 +564,11 @@ def test_ready_test_holds_no_handshake_fd(tmp_path):
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return [int(c) for c in f.read().split()]
+
+
+def test_a_test_named_twice_runs_once():
+    r = zdtm("run", "-t", "env00", "-t", "zdtm/static/env00", "-p", "2",
+             "--nocr", "-f", "h", "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.count("=== Run zdtm/static/env00 in h") == 1
+    assert "1 passed, 0 failed, 0 skipped" in r.stdout
