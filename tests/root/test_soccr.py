@@ -212,47 +212,52 @@ def checkpoint_mid_stream(family: int, host: str, where: str) -> dict[str, Any]:
              str(DOWN_SIZE - DOWN_READ_EARLY)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
 
-    mss_before = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
-    state = soccr.save(client)
-    report = {
-        "recv_queue_ok": state.recv_queue == down[DOWN_READ_EARLY:DOWN_SENT_EARLY],
-        "send_queue_len": len(state.send_queue),
-        "send_queue_ok": state.send_queue == up[up_sent - len(state.send_queue):up_sent],
-        "family": state.family,
-    }
-    soccr.release(client)
-    report["server_state_after_release"] = tcp_state(server)
+    try:
+        mss_before = client.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+        state = soccr.save(client)
+        report = {
+            "recv_queue_ok": state.recv_queue == down[DOWN_READ_EARLY:DOWN_SENT_EARLY],
+            "send_queue_len": len(state.send_queue),
+            "send_queue_ok": state.send_queue == up[up_sent - len(state.send_queue):up_sent],
+            "family": state.family,
+        }
+        soccr.release(client)
+        report["server_state_after_release"] = tcp_state(server)
 
-    server_result: dict[str, bytes] = {}
-    server_thread = threading.Thread(target=lambda: server_result.update(
-        data=duplex(server, down[DOWN_SENT_EARLY:], UP_SIZE - FIRST_UP)))
-    if where == "child":
-        child.stdin.write(state.to_json())
-        child.stdin.close()
-        # The server may answer again only once the connection is back.
-        report["child_restored"] = child.stdout.readline().strip()
-        server_thread.start()
-        out = child.stdout.read()
-        report["child_rc"] = child.wait(timeout=IO_TIMEOUT)
-        child_report = json.loads(out)
-        report["down_ok"] = child_report["sha256"] == hashlib.sha256(
-            down[DOWN_READ_EARLY:]).hexdigest()
-    else:
-        restored = soccr.restore(soccr.TcpState.from_dict(state.to_dict()))
-        restored.settimeout(IO_TIMEOUT)
-        report["restored_local"] = restored.getsockname()[:2]
-        # Outside repair mode TCP_MAXSEG reports the segment size in use.
-        report["mss"] = (mss_before, restored.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
-        server_thread.start()
-        got_down += duplex(restored, up[up_sent:], DOWN_SIZE - DOWN_READ_EARLY)
-        restored.close()
-        report["down_ok"] = bytes(got_down) == down
-    server_thread.join()
-    got_up += server_result.get("data", b"")
-    report["up_ok"] = bytes(got_up) == up
-    report["local_before"] = state.local[:2]
-    server.close()
-    return report
+        server_result: dict[str, bytes] = {}
+        server_thread = threading.Thread(target=lambda: server_result.update(
+            data=duplex(server, down[DOWN_SENT_EARLY:], UP_SIZE - FIRST_UP)))
+        if where == "child":
+            child.stdin.write(state.to_json())
+            child.stdin.close()
+            # The server may answer again only once the connection is back.
+            report["child_restored"] = child.stdout.readline().strip()
+            server_thread.start()
+            out = child.stdout.read()
+            report["child_rc"] = child.wait(timeout=IO_TIMEOUT)
+            child_report = json.loads(out)
+            report["down_ok"] = child_report["sha256"] == hashlib.sha256(
+                down[DOWN_READ_EARLY:]).hexdigest()
+        else:
+            restored = soccr.restore(soccr.TcpState.from_dict(state.to_dict()))
+            restored.settimeout(IO_TIMEOUT)
+            report["restored_local"] = restored.getsockname()[:2]
+            # Outside repair mode TCP_MAXSEG reports the segment size in use.
+            report["mss"] = (mss_before, restored.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))
+            server_thread.start()
+            got_down += duplex(restored, up[up_sent:], DOWN_SIZE - DOWN_READ_EARLY)
+            restored.close()
+            report["down_ok"] = bytes(got_down) == down
+        server_thread.join()
+        got_up += server_result.get("data", b"")
+        report["up_ok"] = bytes(got_up) == up
+        report["local_before"] = state.local[:2]
+        server.close()
+        return report
+    finally:
+        if child is not None and child.poll() is None:  # a failure left it waiting
+            child.kill()
+            child.wait()
 
 
 @pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"),
