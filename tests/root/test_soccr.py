@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import select
 import socket
 import struct
 import subprocess
@@ -643,6 +644,32 @@ def refusals() -> dict[str, Any]:
         peer.close()
         fresh.close()
 
+    # A connection still being set up: the listener's accept queue is full,
+    # so the kernel drops the second client's SYN and it stays in SYN_SENT.
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(0)
+        first = socket.create_connection(srv.getsockname(), timeout=IO_TIMEOUT)
+        # tcpi_unacked (offset 24) of a listener is its accept queue length.
+        wait_for(lambda: struct.unpack_from("I", srv.getsockopt(
+            socket.IPPROTO_TCP, kernel.TCP_INFO, 28), 24)[0] == 1, "a full accept queue")
+        second = socket.socket()
+        second.setblocking(False)
+        try:
+            second.connect(srv.getsockname())
+        except BlockingIOError:
+            pass
+        try:
+            soccr.save(second)
+        except soccr.NotConnectedError as e:
+            r["syn_sent"] = str(e)
+        srv.accept()[0].close()
+        # Room again: the retransmitted SYN gets through, the connection completes.
+        select.select([], [second], [], IO_TIMEOUT)
+        r["syn_sent_later"] = tcp_state(second)
+        second.close()
+        first.close()
+
     return r
 
 
@@ -653,6 +680,8 @@ def test_refusals_name_the_reason_and_leave_sockets_usable():
     assert "not a socket" in r["pipe"]
     assert "not connected (state LISTEN)" in r["listen"]
     assert "not connected (state CLOSE)" in r["fresh"]
+    assert "not connected (state SYN_SENT)" in r["syn_sent"]
+    assert r["syn_sent_later"] == "ESTABLISHED"
     assert r["after_refusals"] == b"ok"
 
 
