@@ -124,15 +124,25 @@ def _restore_fins(s: socket.socket, st: TcpState, send_head: int, where: str) ->
         _queue_fin(s)
         _expect_state(s, "FIN_WAIT1", where)
     if st.state in kernel.FIN_RECEIVED_STATES:
-        inject.send_segment(st.family, st.local, st.peer, seq=st.rcv_seq - 1, ack=send_head,
-                            flags=inject.TCP_FIN | inject.TCP_ACK, window=window)
+        _replay(st, where, "the peer's FIN", seq=st.rcv_seq - 1, ack=send_head,
+                flags=inject.TCP_FIN | inject.TCP_ACK, window=window)
         _expect_state(s, "CLOSING" if st.state == "CLOSING" else "CLOSE_WAIT", where)
     if st.state == "LAST_ACK":
         _queue_fin(s)
     if st.state == "FIN_WAIT2":
-        inject.send_segment(st.family, st.local, st.peer, seq=st.rcv_seq, ack=st.snd_seq,
-                            flags=inject.TCP_ACK, window=window)
+        _replay(st, where, "the peer's ACK of our FIN", seq=st.rcv_seq, ack=st.snd_seq,
+                flags=inject.TCP_ACK, window=window)
     _expect_state(s, st.state, where)
+
+
+def _replay(st: TcpState, where: str, what: str, **segment: int) -> None:
+    """Deliver one segment of the peer's; without CAP_NET_RAW say so, not just EPERM."""
+    try:
+        inject.send_segment(st.family, st.local, st.peer, **segment)
+    except PermissionError:
+        raise RestoreError(
+            f"restore {where}: replay {what} (state {st.state}) through a raw socket: "
+            f"CAP_NET_RAW is needed") from None
 
 
 def _queue_fin(s: socket.socket) -> None:

@@ -752,3 +752,46 @@ def test_without_cap_net_admin_save_and_restore_refuse_and_socket_stays_usable()
     assert "CAP_NET_ADMIN" in r["save"] and "TCP repair mode refused" in r["save"]
     assert r["server_got"] == "ping" and r["client_got"] == "pong"
     assert "CAP_NET_ADMIN" in r["restore"]
+
+
+NO_RAW_CHILD = textwrap.dedent("""
+    import json, socket, time
+    import soccr
+    srv = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(srv.getsockname(), timeout=60)
+    server, _ = srv.accept()
+    server.sendall(b"bye")
+    server.shutdown(socket.SHUT_WR)
+    def state(s):
+        return soccr.kernel.state_name(s.getsockopt(socket.IPPROTO_TCP, 11, 8)[0])
+    deadline = time.monotonic() + 60
+    while (state(client), state(server)) != ("CLOSE_WAIT", "FIN_WAIT2") \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    saved = soccr.save(client)
+    soccr.release(client)
+    r = {"saved": saved.state}
+    try:
+        soccr.restore(saved)
+    except soccr.RestoreError as e:
+        r["restore"] = str(e)
+    r["peer"] = state(server)
+    print(json.dumps(r))
+""")
+
+
+def restore_half_closed_without_net_raw() -> dict[str, Any]:
+    out = subprocess.run(
+        ["setpriv", "--inh-caps", "-net_raw", "--bounding-set", "-net_raw",
+         sys.executable, "-c", NO_RAW_CHILD],
+        capture_output=True, text=True, cwd=ROOT, timeout=IO_TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_half_closed_restore_without_cap_net_raw_names_it_and_sends_nothing():
+    r = in_new_netns(restore_half_closed_without_net_raw)
+    assert r["saved"] == "CLOSE_WAIT"
+    assert "replay the peer's FIN (state CLOSE_WAIT)" in r["restore"]
+    assert "CAP_NET_RAW is needed" in r["restore"]
+    assert r["peer"] == "FIN_WAIT2", "the peer saw the failed restore"
