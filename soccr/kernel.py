@@ -2,12 +2,17 @@
 
 These are the numbers from <linux/tcp.h>, <linux/sockios.h> and
 <asm-generic/socket.h> that Python's socket module does not export, and the
-structs exchanged with getsockopt/setsockopt. soccr stands alone (it does
-not use compel's native layer), so it keeps its own small copy here.
+structs exchanged with getsockopt/setsockopt, packed with the struct
+module. soccr stands alone (it does not use compel's native layer, and
+needs no ctypes: it makes no raw calls), so it keeps its own small copy here.
 """
 
-import ctypes
+from __future__ import annotations
+
+import dataclasses
 import socket
+import struct
+from typing import ClassVar
 
 SOL_TCP = socket.IPPROTO_TCP
 
@@ -85,7 +90,8 @@ FIN_RECEIVED_STATES = frozenset({"CLOSE_WAIT", "CLOSING", "LAST_ACK"})
 CONNECTED_STATES = frozenset({"ESTABLISHED"}) | FIN_SENT_STATES | FIN_RECEIVED_STATES
 
 
-class TcpRepairOpt(ctypes.Structure):
+@dataclasses.dataclass(frozen=True)
+class TcpRepairOpt:
     """One option for TCP_REPAIR_OPTIONS (an array of these is passed).
 
     struct tcp_repair_opt {
@@ -94,13 +100,17 @@ class TcpRepairOpt(ctypes.Structure):
     };
     """
 
-    _fields_ = [
-        ("opt_code", ctypes.c_uint32),
-        ("opt_val", ctypes.c_uint32),
-    ]
+    opt_code: int
+    opt_val: int
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("=II")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.opt_code, self.opt_val)
 
 
-class TcpRepairWindow(ctypes.Structure):
+@dataclasses.dataclass(frozen=True)
+class TcpRepairWindow:
     """Window state read and written with TCP_REPAIR_WINDOW.
 
     struct tcp_repair_window {
@@ -112,20 +122,31 @@ class TcpRepairWindow(ctypes.Structure):
     };
     """
 
-    _fields_ = [
-        ("snd_wl1", ctypes.c_uint32),
-        ("snd_wnd", ctypes.c_uint32),
-        ("max_window", ctypes.c_uint32),
-        ("rcv_wnd", ctypes.c_uint32),
-        ("rcv_wup", ctypes.c_uint32),
-    ]
+    snd_wl1: int
+    snd_wnd: int
+    max_window: int
+    rcv_wnd: int
+    rcv_wup: int
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("=5I")
+
+    def pack(self) -> bytes:
+        return self.LAYOUT.pack(self.snd_wl1, self.snd_wnd, self.max_window,
+                                self.rcv_wnd, self.rcv_wup)
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> TcpRepairWindow:
+        return cls(*cls.LAYOUT.unpack(raw))
 
 
-class TcpInfoHead(ctypes.Structure):
+@dataclasses.dataclass(frozen=True)
+class TcpInfoHead:
     """The leading part of struct tcp_info that soccr reads (TCP_INFO).
 
     The kernel copies min(optlen, sizeof(struct tcp_info)) bytes, so asking
-    for this prefix only is valid on every kernel.
+    for this prefix only is valid on every kernel. The two wscale nibbles
+    share one byte, snd in the low half (bit-fields fill from the least
+    significant bit on little-endian Linux ABIs).
 
     struct tcp_info {
             __u8    tcpi_state;
@@ -145,22 +166,24 @@ class TcpInfoHead(ctypes.Structure):
     };
     """
 
-    _fields_ = [
-        ("tcpi_state", ctypes.c_uint8),
-        ("tcpi_ca_state", ctypes.c_uint8),
-        ("tcpi_retransmits", ctypes.c_uint8),
-        ("tcpi_probes", ctypes.c_uint8),
-        ("tcpi_backoff", ctypes.c_uint8),
-        ("tcpi_options", ctypes.c_uint8),
-        ("tcpi_snd_wscale", ctypes.c_uint8, 4),
-        ("tcpi_rcv_wscale", ctypes.c_uint8, 4),
-        ("tcpi_delivery_rate_app_limited", ctypes.c_uint8, 1),
-        ("tcpi_fastopen_client_fail", ctypes.c_uint8, 2),
-        ("tcpi_rto", ctypes.c_uint32),
-        ("tcpi_ato", ctypes.c_uint32),
-        ("tcpi_snd_mss", ctypes.c_uint32),
-        ("tcpi_rcv_mss", ctypes.c_uint32),
-    ]
+    tcpi_state: int
+    tcpi_options: int
+    tcpi_snd_wscale: int
+    tcpi_rcv_wscale: int
+    tcpi_rto: int
+    tcpi_snd_mss: int
+
+    # state, ca_state, retransmits, probes, backoff, options, wscales, flags;
+    # rto, ato, snd_mss, rcv_mss.
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("=8B4I")
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> TcpInfoHead:
+        """Parse the prefix; a shorter answer (older kernel) reads as zeros."""
+        (state, _ca, _retrans, _probes, _backoff, options, wscales, _flags,
+         rto, _ato, snd_mss, _rcv_mss) = cls.LAYOUT.unpack(raw[:cls.LAYOUT.size].ljust(
+             cls.LAYOUT.size, b"\0"))
+        return cls(state, options, wscales & 0xF, wscales >> 4, rto, snd_mss)
 
 
 def state_name(number: int) -> str:

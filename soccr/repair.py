@@ -6,7 +6,6 @@ Python's socket methods take raw bytes for options, so no C is needed.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import socket
@@ -51,8 +50,8 @@ def check_tcp(sock: socket.socket) -> None:
 
 
 def tcp_info(sock: socket.socket) -> kernel.TcpInfoHead:
-    raw = sock.getsockopt(kernel.SOL_TCP, kernel.TCP_INFO, ctypes.sizeof(kernel.TcpInfoHead))
-    return kernel.TcpInfoHead.from_buffer_copy(raw.ljust(ctypes.sizeof(kernel.TcpInfoHead), b"\0"))
+    raw = sock.getsockopt(kernel.SOL_TCP, kernel.TCP_INFO, kernel.TcpInfoHead.LAYOUT.size)
+    return kernel.TcpInfoHead.unpack(raw)
 
 
 def repair_on(sock: socket.socket) -> None:
@@ -139,23 +138,23 @@ def fill_queue(sock: socket.socket, queue: int, data: bytes) -> None:
 
 def get_window(sock: socket.socket) -> kernel.TcpRepairWindow | None:
     """The window state, or None on kernels older than TCP_REPAIR_WINDOW (4.8)."""
-    size = ctypes.sizeof(kernel.TcpRepairWindow)
     try:
-        raw = sock.getsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR_WINDOW, size)
+        raw = sock.getsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR_WINDOW,
+                              kernel.TcpRepairWindow.LAYOUT.size)
     except OSError as e:
         if e.errno == errno.ENOPROTOOPT:
             return None
         raise
-    return kernel.TcpRepairWindow.from_buffer_copy(raw)
+    return kernel.TcpRepairWindow.unpack(raw)
 
 
 def set_window(sock: socket.socket, window: kernel.TcpRepairWindow) -> None:
-    sock.setsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR_WINDOW, bytes(window))
+    sock.setsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR_WINDOW, window.pack())
 
 
 def set_options(sock: socket.socket, options: list[kernel.TcpRepairOpt]) -> None:
-    array = (kernel.TcpRepairOpt * len(options))(*options)
-    sock.setsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR_OPTIONS, bytes(array))
+    array = b"".join(option.pack() for option in options)
+    sock.setsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR_OPTIONS, array)
 
 
 def get_uint(sock: socket.socket, option: int) -> int:

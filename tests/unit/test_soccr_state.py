@@ -1,6 +1,5 @@
 """soccr's pure conversions: TcpState <-> dict/JSON <-> CRIU tcp-stream image."""
 
-import ctypes
 import json
 import os
 import socket
@@ -166,14 +165,26 @@ def test_repair_options_follow_negotiated_options():
 
 
 def test_kernel_struct_layouts():
-    assert ctypes.sizeof(kernel.TcpRepairOpt) == 8
-    assert ctypes.sizeof(kernel.TcpRepairWindow) == 20
-    head = bytes([1, 0, 0, 0, 0, 7, 0xA7, 0]) + (200000).to_bytes(4, "little") + bytes(12)
-    info = kernel.TcpInfoHead.from_buffer_copy(head)
+    assert kernel.TcpRepairOpt(kernel.TCPOPT_WINDOW, 7 | 10 << 16).pack() == \
+        (3).to_bytes(4, "little") + (7 | 10 << 16).to_bytes(4, "little")
+    w = kernel.TcpRepairWindow(1, 2, 3, 4, 0xFFFFFFFF)
+    assert len(w.pack()) == 20 and kernel.TcpRepairWindow.unpack(w.pack()) == w
+    head = bytes([1, 0, 0, 0, 0, 7, 0xA7, 0]) + (200000).to_bytes(4, "little") + bytes(4) \
+        + (1448).to_bytes(4, "little") + bytes(4)
+    info = kernel.TcpInfoHead.unpack(head + b"rest of tcp_info")
     # tcpi_snd_wscale is the low nibble, tcpi_rcv_wscale the high one.
     assert (info.tcpi_state, info.tcpi_options) == (1, 7)
     assert (info.tcpi_snd_wscale, info.tcpi_rcv_wscale) == (7, 10)
-    assert info.tcpi_rto == 200000
+    assert (info.tcpi_rto, info.tcpi_snd_mss) == (200000, 1448)
+    # An older kernel's shorter answer reads as zeros, not as an error.
+    assert kernel.TcpInfoHead.unpack(head[:8]).tcpi_rto == 0
+
+
+def test_soccr_needs_no_ctypes():
+    code = "import sys, soccr; print('ctypes' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "False"
 
 
 def test_soccr_does_not_import_criu_or_compel():
