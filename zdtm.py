@@ -27,6 +27,8 @@ Each test has a .desc file next to it, a Python literal dict as in CRIU:
     arch     the only machine it runs on (e.g. 'x86_64')
     args     extra arguments for the test program (our addition: CRIU keeps
              them in its Makefile)
+    deps     accepted and not used yet: in CRIU, the programs to copy into
+             the root of the ns flavours, which do not run here yet
 """
 
 from __future__ import annotations
