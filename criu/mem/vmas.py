@@ -19,6 +19,7 @@ MAP_SHARED, MAP_PRIVATE = 0x01, 0x02
 MAP_ANONYMOUS = 0x20
 MAP_NORESERVE = 0x4000
 MAP_GROWSDOWN = 0x0100
+MAP_LOCKED = 0x2000
 
 # CRIU's vma_entry.status bits (criu/include/image.h), part of the image ABI.
 VMA_AREA_REGULAR = 1 << 0
@@ -132,6 +133,11 @@ def classify(vmas: list[Vma], start_brk: int, brk: int,
             v.flags |= MAP_GROWSDOWN
         if "nr" in v.vmflags:
             v.flags |= MAP_NORESERVE
+        if "lo" in v.vmflags and "lf" not in v.vmflags:
+            # mlock()ed: mapped locked again (and so populated, as mlock
+            # did).  Lock-on-fault (mlock2 MLOCK_ONFAULT) is left out: a
+            # MAP_LOCKED mapping would be populated whole.
+            v.flags |= MAP_LOCKED
         if v.name == "[vsyscall]":
             v.status = VMA_AREA_VSYSCALL
             continue

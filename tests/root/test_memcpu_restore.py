@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	unsigned char *ro = map(16 * P, PROT_READ | PROT_WRITE);
 	unsigned char *none = map(4 * P, PROT_READ | PROT_WRITE);
 	unsigned char *sparse = map(256 * P, PROT_READ | PROT_WRITE);
-	unsigned char *big, *moved, *file;
+	unsigned char *big, *moved, *file, *locked;
 	volatile unsigned long *counter;
 	size_t i;
 	int fd;
@@ -86,6 +86,12 @@ int main(int argc, char **argv)
 		return 4;
 	close(fd);
 	file[100] ^= 0xff;
+
+	/* Half of a mapping locked in memory (mlock splits it in two). */
+	locked = map(4 * P, PROT_READ | PROT_WRITE);
+	memset(locked, 0x5a, 4 * P);
+	if (mlock(locked, 2 * P))
+		return 5;
 
 	counter = map(P, PROT_READ | PROT_WRITE);
 	/* The thread's TLS (errno, glibc's rseq area) legitimately changes. */
@@ -160,6 +166,18 @@ def maps(pid: int) -> list[str]:
         return f.read().splitlines()
 
 
+def vm_flags(pid: int) -> dict[str, str]:
+    """address range -> VmFlags of smaps (locked, madvise state...)."""
+    out, where = {}, ""
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if line.startswith("VmFlags:"):
+                out[where] = line.split(":", 1)[1].strip()
+            elif "-" in line.split(" ", 1)[0]:
+                where = line.split(" ", 1)[0]
+    return out
+
+
 def memory_digests(pid: int, skip: set[int],
                    mask: tuple[int, int] = (0, 0)) -> dict[str, str]:
     """sha256 of every private mapping's bytes (forced read, PROT_NONE too),
@@ -222,6 +240,8 @@ def test_address_space_identical_and_task_continues(
     images.mkdir()
     try:
         maps_before = maps(pid)
+        flags_before = vm_flags(pid)
+        assert any(" lo" in f for f in flags_before.values())
         mem_before = memory_digests(pid, {counter}, tls)
         res = criu("dump", "-t", str(pid), "-D", str(images))
         assert res.returncode == 0, res.stderr
@@ -230,6 +250,7 @@ def test_address_space_identical_and_task_continues(
         assert res.returncode == 0, res.stderr
         assert os.path.exists(f"/proc/{pid}")
         assert maps(pid) == maps_before
+        assert vm_flags(pid) == flags_before
         assert memory_digests(pid, {counter}, tls) == mem_before
         first = read_counter(pid, counter)
         wait_for(lambda: read_counter(pid, counter) > first + 10,

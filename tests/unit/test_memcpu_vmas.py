@@ -15,6 +15,10 @@ VmFlags: rd mr mw me
 VmFlags: rd wr mr mw me ac
 55d0c1000000-55d0c1021000 rw-p 00000000 00:00 0                          [heap]
 VmFlags: rd wr mr mw me ac
+7e0000010000-7e0000012000 rw-p 00000000 00:00 0
+VmFlags: rd wr mr mw me lo ac
+7e0000012000-7e0000014000 rw-p 00000000 00:00 0
+VmFlags: rd wr mr mw me lo lf ac
 7f0000000000-7f0000010000 rw-p 00000000 00:00 0
 VmFlags: rd wr mr mw me ac dd hg
 7f0000010000-7f0000020000 r--s 00000000 fe:00 338846                     /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache
@@ -46,7 +50,11 @@ def test_classification_like_criu() -> None:
     assert heap.flags == vm.MAP_PRIVATE | vm.MAP_ANONYMOUS
     anon = by_name["0x7f0000000000"]
     assert anon.madv == (1 << vm.MADV_DONTDUMP) | (1 << vm.MADV_HUGEPAGE)
-    shared = vmas[4]
+    assert not anon.flags & vm.MAP_LOCKED
+    # mlock()ed: locked again; lock-on-fault is not (it would populate)
+    assert by_name["0x7e0000010000"].flags & vm.MAP_LOCKED
+    assert not by_name["0x7e0000012000"].flags & vm.MAP_LOCKED
+    shared = vmas[6]
     assert shared.status == vm.VMA_AREA_REGULAR | vm.VMA_FILE_SHARED
     assert shared.flags == vm.MAP_SHARED and not shared.dumps_pages
     assert by_name["[vvar]"].status & vm.VMA_AREA_VVAR
