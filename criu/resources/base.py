@@ -27,12 +27,13 @@ root, umask, session) or leaves data in task.restorer_args for the blob
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import pathlib
 import types
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 from criu.imagedir import ImageDir
 from criu.options import Options
@@ -122,6 +123,21 @@ class DumpTask:
                 raise RuntimeError(f"task {self.pid}: no parasite available")
             self._parasite = self._infect()
         return self._parasite
+
+    @contextlib.contextmanager
+    def remote_page(self) -> Iterator[int]:
+        """A read-write page mapped in the task for the time of a block:
+        room for syscalls run inside it that answer through a pointer
+        (rt_sigaction, sigaltstack, prctl GET_*).  Unmapped afterwards, so
+        the task's mappings are as before."""
+        from compel.native import memory as nmem
+        page = self.seized.remote_mmap(
+            0, nmem.PAGE_SIZE, nmem.PROT_READ | nmem.PROT_WRITE,
+            nmem.MAP_PRIVATE | nmem.MAP_ANONYMOUS)
+        try:
+            yield page
+        finally:
+            self.seized.remote_munmap(page, nmem.PAGE_SIZE)
 
     @property
     def has_parasite(self) -> bool:

@@ -26,8 +26,6 @@ NAME = "cpu"
 
 NSIG = 64
 SIGKILL, SIGSTOP = 9, 19
-PROT_RW = 3
-MAP_PRIVATE_ANON = 0x22
 PR_GET_TID_ADDRESS = 40
 SIGACTION_SIZE = 32          # struct sigaction of rt_sigaction on x86_64
 STACK_T_SIZE = 24
@@ -76,8 +74,7 @@ def _ask_inside(task: DumpTask) -> tuple[list[tuple[int, int, int, int]],
     """Signal actions 1..64, sigaltstack and clear-tid address of the task,
     through remote syscalls writing into a page mapped for the purpose."""
     seized = task.seized
-    page = seized.remote_mmap(0, 4096, PROT_RW, MAP_PRIVATE_ANON)
-    try:
+    with task.remote_page() as page:
         for sig in range(1, NSIG + 1):
             if sig in (SIGKILL, SIGSTOP):
                 continue
@@ -94,8 +91,6 @@ def _ask_inside(task: DumpTask) -> tuple[list[tuple[int, int, int, int]],
         # stack_t { void *ss_sp; int ss_flags; size_t ss_size; }
         ss_sp, ss_flags, ss_size = struct.unpack_from("<Qi4xQ", tail)
         tid_addr = struct.unpack_from("<Q", tail, 64)[0]
-    finally:
-        seized.remote_munmap(page, 4096)
     return actions, (ss_sp, ss_flags & 0xFFFFFFFF, ss_size), tid_addr
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 from compel.native import files as nfiles
-from compel.native import memory as nmem
 from compel.native import prctl as nprctl
 from criu.dump import proc
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
@@ -57,16 +56,12 @@ def _ask_inside(task: DumpTask) -> tuple[int, int]:
     """(child subreaper flag, parent-death signal): both prctls answer
     through a pointer, so they run in the task on a page mapped for it."""
     seized = task.seized
-    page = seized.remote_mmap(0, 4096, nmem.PROT_READ | nmem.PROT_WRITE,
-                              nmem.MAP_PRIVATE | nmem.MAP_ANONYMOUS)
-    try:
+    with task.remote_page() as page:
         seized.remote_syscall_checked(
             "prctl", nprctl.PR_GET_CHILD_SUBREAPER, page, 0, 0, 0)
         seized.remote_syscall_checked(
             "prctl", nprctl.PR_GET_PDEATHSIG, page + 4, 0, 0, 0)
         data = seized.read_memory(page, 8)
-    finally:
-        seized.remote_munmap(page, 4096)
     return (int.from_bytes(data[:4], "little", signed=True),
             int.from_bytes(data[4:], "little", signed=True))
 
