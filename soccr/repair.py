@@ -54,14 +54,18 @@ def tcp_info(sock: socket.socket) -> kernel.TcpInfoHead:
     return kernel.TcpInfoHead.unpack(raw)
 
 
-def repair_on(sock: socket.socket) -> None:
-    """Enter repair mode; a refusal for lack of CAP_NET_ADMIN gets its own error."""
+def repair_on(sock: socket.socket, where: str | None = None) -> None:
+    """Enter repair mode; a refusal for lack of CAP_NET_ADMIN gets its own error.
+
+    `where` names the socket in that message when its fd means nothing to
+    the caller (a socket restore() has just created).
+    """
     try:
         sock.setsockopt(kernel.SOL_TCP, kernel.TCP_REPAIR, kernel.TCP_REPAIR_ON)
     except OSError as e:
         if e.errno == errno.EPERM:
             raise RepairPermissionError(
-                f"{describe(sock)}: TCP repair mode refused: CAP_NET_ADMIN is needed "
+                f"{where or describe(sock)}: TCP repair mode refused: CAP_NET_ADMIN is needed "
                 f"in the socket's network namespace") from None
         raise
 

@@ -41,7 +41,8 @@ def restore(state: TcpState) -> socket.socket:
             f"cannot restore a connection in TCP state {state.state}", state.state)
     s = socket.socket(state.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        repair.repair_on(s)
+        repair.repair_on(s, where=f"restore {repair.endpoint(state.local)} -> "
+                                  f"{repair.endpoint(state.peer)}")
         _rebuild(s, state)
     except BaseException:
         _discard(s)

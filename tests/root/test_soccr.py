@@ -751,6 +751,7 @@ def test_without_cap_net_admin_save_and_restore_refuse_and_socket_stays_usable()
     assert not int(r["capeff"], 16) & (1 << 12), "CAP_NET_ADMIN was not dropped"
     assert "CAP_NET_ADMIN" in r["save"] and "TCP repair mode refused" in r["save"]
     assert r["server_got"] == "ping" and r["client_got"] == "pong"
+    assert r["restore"].startswith("restore 127.0.0.1:1 -> 127.0.0.1:2: TCP repair mode refused")
     assert "CAP_NET_ADMIN" in r["restore"]
 
 
