@@ -572,3 +572,31 @@ def test_a_test_named_twice_runs_once():
     assert r.returncode == 0, r.stdout
     assert r.stdout.count("=== Run zdtm/static/env00 in h") == 1
     assert "1 passed, 0 failed, 0 skipped" in r.stdout
+
+
+def test_root_test_that_drops_its_uid_before_ready(tmp_path):
+    """A suid test may change its credentials before test_daemon() (they
+    are state to checkpoint): saying "ready" must still work."""
+    t = build_test(tmp_path, "dropuid00", """
+        #include <unistd.h>
+        #include "zdtmtst.h"
+        int main(int argc, char **argv)
+        {
+        	test_init(argc, argv);
+        	if (setresgid(4242, 4242, 4242) || setresuid(4242, 4242, 4242)) {
+        		pr_perror("setresuid");
+        		return 1;
+        	}
+        	test_daemon();
+        	test_waitsig();
+        	if (getuid() != 4242) {
+        		fail("uid %d", getuid());
+        		return 1;
+        	}
+        	pass();
+        	return 0;
+        }
+        """)
+    r = zdtm("run", "-t", str(t), "--nocr", "--keep-img", "never")
+    assert r.returncode == 0, r.stdout
+    assert "1 passed, 0 failed, 0 skipped" in r.stdout

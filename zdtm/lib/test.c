@@ -6,23 +6,26 @@
  *
  *   runner ── starts ──> test (parent) ── fork ──> test (child, the real test)
  *
- * The parent only waits until the child says "ready" (test_daemon() sends it
- * SIGUSR1), writes the child's pid to the pidfile and exits 0; if the child
- * dies first (SIGCHLD), the parent exits 1.  The runner waits for the parent,
- * so once it has exited the pidfile is complete and the test is ready to be
- * checkpointed.  The child is then orphaned and reparented to the runner,
- * which is a child subreaper.
+ * The parent only waits until the child says "ready", writes the child's pid
+ * to the pidfile and exits 0; if the child dies first, the parent exits 1.
+ * The runner waits for the parent, so once it has exited the pidfile is
+ * complete and the test is ready to be checkpointed.  The child is then
+ * orphaned and reparented to the runner, which is a child subreaper.
  *
- * The handshake is a signal, not a pipe, so that the child keeps no trace of
- * it: with a pipe, the child would still hold its end for a moment after
- * saying "ready", and the runner could see (or criu dump) an fd that is gone
- * a moment later.  The task's fds are only 0 (/dev/null), 1 and 2 (the
- * output file) plus whatever the test opens itself.
+ * "Ready" is a herald: test_daemon() clones a process with CLONE_PARENT, so
+ * that it is the parent's child, and it exits at once; the parent, waiting
+ * for any child, sees it go.  The handshake thus leaves the child nothing to
+ * close (a pipe's end would still be open for a moment after "ready", seen
+ * by the runner and dumped by criu) and needs no permission (a signal to the
+ * parent would be refused once a root test has changed its uid).  The
+ * task's fds are only 0 (/dev/null), 1 and 2 (the output file) plus whatever
+ * the test opens itself.
  */
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +43,8 @@ const char *test_name = "test";
 
 /* Set by the SIGTERM handler; an int so that it can be a futex word. */
 static volatile int sig_received;
-/* The parent waiting for "ready" (SIGUSR1), until test_daemon(). */
-static pid_t ready_parent;
+/* Whether test_daemon() has yet to tell the parent "ready". */
+static bool ready_pending;
 
 static void sigterm_handler(int signo)
 {
@@ -141,32 +144,24 @@ static int write_pidfile(const char *path, pid_t pid)
 
 /*
  * The parent's side of daemonizing: wait for "ready", publish the pid.
- * SIGUSR1 and SIGCHLD are blocked (set) since before the fork, so neither
- * can be missed; sigwaitinfo() gives the lower-numbered SIGUSR1 first when
- * the child said "ready" and then died at once.
+ * The parent's only children are the test and the herald of its readiness.
  */
 static void __attribute__((noreturn)) wait_for_ready(pid_t child,
-						     const sigset_t *set,
 						     const char *pidfile)
 {
-	siginfo_t si;
 	int status;
+	pid_t got;
 
-	for (;;) {
-		if (sigwaitinfo(set, &si) < 0) {
-			if (errno == EINTR)
-				continue;
+	do {
+		got = waitpid(-1, &status, 0);
+		if (got < 0 && errno != EINTR) {
 			pr_perror("can't wait for the test to be ready");
 			exit(1);
 		}
-		if (si.si_signo == SIGUSR1 && si.si_pid == child)
-			exit(write_pidfile(pidfile, child) ? 1 : 0);
-		if (si.si_signo != SIGCHLD)
-			continue;
-		/* A stop or continue of the child also raises SIGCHLD. */
-		if (waitpid(child, &status, WNOHANG) == child)
-			break;
-	}
+	} while (got < 0);
+
+	if (got != child)
+		exit(write_pidfile(pidfile, child) ? 1 : 0);
 
 	if (WIFEXITED(status))
 		test_msg("ERR: test exited with %d before it was ready\n",
@@ -183,7 +178,6 @@ void test_init(int argc, char **argv)
 	const char *slash = strrchr(argv[0], '/');
 	char default_out[PATH_MAX], default_pid[PATH_MAX];
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_chld;
-	sigset_t ready_set, old_mask;
 	pid_t pid;
 
 	test_name = slash ? slash + 1 : argv[0];
@@ -195,18 +189,12 @@ void test_init(int argc, char **argv)
 	redirect_std_fds(test_outfile);
 
 	/*
-	 * An ignored SIGCHLD (inherited from whoever started us) would
-	 * never be sent: the parent would not learn that the child died.
+	 * With SIGCHLD ignored (inherited from whoever started us) children
+	 * are reaped unseen: the parent could wait for neither the test nor
+	 * its herald.
 	 */
 	if (sigaction(SIGCHLD, &dfl, &old_chld)) {
 		pr_perror("can't reset SIGCHLD");
-		exit(1);
-	}
-	sigemptyset(&ready_set);
-	sigaddset(&ready_set, SIGUSR1);
-	sigaddset(&ready_set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &ready_set, &old_mask)) {
-		pr_perror("can't block the readiness signals");
 		exit(1);
 	}
 
@@ -216,15 +204,14 @@ void test_init(int argc, char **argv)
 		exit(1);
 	}
 	if (pid > 0)
-		wait_for_ready(pid, &ready_set, test_pidfile);
+		wait_for_ready(pid, test_pidfile);
 
-	/* The test's own signal state is the one it was started with. */
-	if (sigaction(SIGCHLD, &old_chld, NULL) ||
-	    sigprocmask(SIG_SETMASK, &old_mask, NULL)) {
-		pr_perror("can't restore the signal mask");
+	/* The test's SIGCHLD is the one it was started with. */
+	if (sigaction(SIGCHLD, &old_chld, NULL)) {
+		pr_perror("can't restore SIGCHLD");
 		exit(1);
 	}
-	ready_parent = getppid();
+	ready_pending = true;
 
 	if (setsid() < 0) {
 		pr_perror("setsid");
@@ -240,13 +227,20 @@ void test_init(int argc, char **argv)
 
 void test_daemon(void)
 {
-	if (!ready_parent)
+	long herald;
+
+	if (!ready_pending)
 		return;
-	if (kill(ready_parent, SIGUSR1)) {
+	/* No stack given: like fork(), the herald runs on a copy of ours. */
+	herald = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL,
+			 NULL);
+	if (herald < 0) {
 		pr_perror("can't tell the runner we are ready");
 		exit(1);
 	}
-	ready_parent = 0;
+	if (herald == 0)
+		syscall(SYS_exit, 0);
+	ready_pending = false;
 }
 
 bool test_go(void)
