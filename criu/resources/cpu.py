@@ -18,6 +18,7 @@ import struct
 
 from criu.arch.x86 import cpu as xcpu
 from criu.arch.x86 import sigframe
+from criu.dump import proc
 from criu.errors import DumpError, RestoreError
 from criu.resources.base import (DumpContext, DumpTask, RestoreContext,
                                  RestoreTask)
@@ -29,6 +30,8 @@ SIGKILL, SIGSTOP = 9, 19
 PR_GET_TID_ADDRESS = 40
 SIGACTION_SIZE = 32          # struct sigaction of rt_sigaction on x86_64
 STACK_T_SIZE = 24
+ITIMERS = ("real", "virtual", "prof")   # ITIMER_* 0, 1, 2
+ITIMERVAL_SIZE = 32          # struct itimerval: two struct timeval
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
@@ -67,6 +70,33 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     if not tcore.HasField("futex_rla"):
         tcore.futex_rla = 0
         tcore.futex_rla_len = 0
+    _warn_not_imaged(ctx, task)
+
+
+def _warn_not_imaged(ctx: DumpContext, task: DumpTask) -> None:
+    """Signal and timer state that is not imaged yet (pending signals,
+    interval and POSIX timers): said in a warning, not lost silently."""
+    st = proc.status(task.pid)
+    pending = int(st.get("SigPnd", "0"), 16) | int(st.get("ShdPnd", "0"), 16)
+    if pending:
+        ctx.log.warning("task %d: pending signals %s are not dumped yet: "
+                        "the restored task will not receive them", task.pid,
+                        ", ".join(str(n) for n in range(1, NSIG + 1)
+                                  if pending & (1 << (n - 1))))
+    if proc.read_text(task.pid, "timers").strip():
+        ctx.log.warning("task %d: POSIX timers are not dumped yet: the "
+                        "restored task will have none", task.pid)
+    with task.remote_page() as page:
+        for which in range(len(ITIMERS)):
+            task.seized.remote_syscall_checked(
+                "getitimer", which, page + which * ITIMERVAL_SIZE)
+        data = task.seized.read_memory(page, len(ITIMERS) * ITIMERVAL_SIZE)
+    for which, name in enumerate(ITIMERS):
+        # it_value (the second timeval) non-zero: armed
+        if any(struct.unpack_from("<2q", data, which * ITIMERVAL_SIZE + 16)):
+            ctx.log.warning("task %d: interval timer ITIMER_%s is armed and "
+                            "not dumped yet: the restored task will not get "
+                            "its signals", task.pid, name.upper())
 
 
 def _ask_inside(task: DumpTask) -> tuple[list[tuple[int, int, int, int]],

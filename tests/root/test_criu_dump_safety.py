@@ -254,3 +254,35 @@ def test_overmounted_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
     finally:
         subprocess.run(["umount", str(path)], check=True)
         v.kill()
+
+
+def test_signal_and_timer_state_not_imaged_is_warned(
+        tmp_path: pathlib.Path) -> None:
+    """Pending signals, interval timers and POSIX timers are not imaged by
+    this issue: the dump says so on stderr instead of losing them quietly."""
+    v = Victim(tmp_path, extra=(
+        "import ctypes, os, signal\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "signal.setitimer(signal.ITIMER_VIRTUAL, 3600, 3600)\n"
+        "timer_id = ctypes.c_long()\n"
+        "assert ctypes.CDLL(None, use_errno=True).timer_create(\n"
+        "    1, None, ctypes.byref(timer_id)) == 0\n"))
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"), "-R")
+        assert r.returncode == 0, r.stderr
+        assert f"task {v.pid}: pending signals 10 are not dumped" in r.stderr
+        assert "ITIMER_VIRTUAL is armed" in r.stderr
+        assert "ITIMER_REAL" not in r.stderr
+        assert "POSIX timers are not dumped" in r.stderr
+        v.assert_running_untraced()
+    finally:
+        v.kill()
+    # a task with none of these dumps without a word
+    quiet = Victim(tmp_path)
+    try:
+        r = criu("dump", "-t", str(quiet.pid), "-D", str(tmp_path / "q"),
+                 "-R")
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+    finally:
+        quiet.kill()
