@@ -199,8 +199,9 @@ class RestorerArgs(types.SimpleNamespace):
     the versioned C argument struct.  Known attributes (absent = not set):
 
       creds:    images.pb.creds_pb2.creds_entry to apply last (setresuid...)
+      rlimits:  list of rst_rlimit dicts (resource, cur, max) the blob sets
+                once the target's memory is in place (criu.resources.rlimits)
       + whatever memory/cpu/signal modules add (see their modules).
-    (rlimits are set by their hook directly, as the last one in the table.)
     """
 
 

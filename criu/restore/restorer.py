@@ -155,6 +155,9 @@ def build_block(base: int, region_start: int, region_len: int,
         mask |= 1 << (sig_no - 1)
     f.update(sigactions=actions, sigaction_set=mask)
     f["creds"] = _creds(getattr(task.restorer_args, "creds", None))
+    rlimits = getattr(task.restorer_args, "rlimits", [])
+    f["rlimits"] = block.add_array(ra.RST_RLIMIT, rlimits)
+    f["nr_rlimits"] = len(rlimits)
     f.update(fs_base=cpu.fs_base, gs_base=cpu.gs_base,
              clear_tid_addr=cpu.clear_tid_addr)
     f["dumpable"] = mm.dumpable if mm.HasField("dumpable") else -1

@@ -58,3 +58,35 @@ def test_unraisable_limit_is_reported(tmp_path: pathlib.Path) -> None:
                         if not line.startswith("Max core file size")]
     finally:
         os.kill(v.pid, 9)
+
+
+def test_limits_below_criu_own_needs(tmp_path: pathlib.Path) -> None:
+    """Address space, data and open-file limits below what criu itself
+    uses in the new task before the restorer: the task comes back with
+    exactly its limits (set by the restorer once criu is gone)."""
+    v = Victim(tmp_path, extra=(
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (4, 6))\n"
+        "resource.setrlimit(resource.RLIMIT_DATA, (12 << 20, 16 << 20))\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (24 << 20, 32 << 20))\n"))
+    images = tmp_path / "img"
+    try:
+        before = _limits(v.pid)
+        r = criu("dump", "-t", str(v.pid), "-D", str(images))
+        assert r.returncode == 0, r.stderr
+        v.proc.wait(timeout=30)
+    finally:
+        v.kill()
+    r = criu("restore", "-D", str(images), "-d", "-o", "restore.log", "-v4")
+    assert r.returncode == 0, r.stderr
+    try:
+        assert _limits(v.pid) == before
+        assert "could not be restored" not in \
+            (images / "restore.log").read_text()
+        at_restore = v.count()     # and it runs within them
+        deadline = time.monotonic() + 30
+        while v.count() <= at_restore:
+            assert time.monotonic() < deadline, "restored task not counting"
+            time.sleep(0.01)
+    finally:
+        os.kill(v.pid, 9)
