@@ -16,6 +16,12 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
 
+def unshare(flags: int) -> None:
+    """Give the calling thread new namespaces of the CLONE_NEW* kinds in
+    `flags` (Python 3.11 has no os.unshare)."""
+    sys("unshare", flags)
+
+
 def setns(fd: int, nstype: int = 0) -> None:
     """Move the calling thread into the namespace `fd` refers to."""
     sys("setns", fd, nstype)

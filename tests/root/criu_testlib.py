@@ -14,7 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Iterator
+import traceback
+from typing import Callable, Iterator
+
+from compel.native.ns import CLONE_NEWNS, unshare
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CRIU = ROOT / ".venv" / "bin" / "criu"
@@ -40,6 +43,34 @@ def criu(*args: str, env: dict[str, str] | None = None,
     return subprocess.run([str(CRIU), *args], capture_output=True,
                           text=True, timeout=timeout, env=full_env,
                           stdin=subprocess.DEVNULL)
+
+
+def in_private_mounts(body: Callable[[], None]) -> None:
+    """Run body() in a child with its own mount namespace and fail the test
+    with its traceback if it raises.
+
+    For tests that mount: the host's mount table is what other tests (the
+    zdtm runner's outside-view checks among them) compare before and after,
+    so mounts made in it, even briefly, would fail them."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        status = 1
+        try:
+            unshare(CLONE_NEWNS)
+            subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+            body()
+            status = 0
+        except BaseException:
+            os.write(w, traceback.format_exc().encode())
+        finally:
+            os._exit(status)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        report = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, report
 
 
 class Victim:

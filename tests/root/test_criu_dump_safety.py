@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from criu_testlib import CRIU, Victim, criu, iter_steps, one_line
+from criu_testlib import (CRIU, Victim, criu, in_private_mounts, iter_steps,
+                          one_line)
 
 
 @pytest.fixture
@@ -146,7 +147,7 @@ def test_task_facts_in_core(tmp_path: pathlib.Path) -> None:
              "libc.prctl(36, 1, 0, 0, 0)          # PR_SET_CHILD_SUBREAPER\n"
              "libc.prctl(1, signal.SIGUSR1, 0, 0, 0)  # PR_SET_PDEATHSIG\n"
              "libc.prctl(15, b'victim-x', 0, 0, 0)    # PR_SET_NAME\n"
-             "os.nice(3)\n")
+             "os.setpriority(os.PRIO_PROCESS, 0, 3)  # absolute nice\n")
     v = Victim(tmp_path, extra=setup)
     try:
         images = tmp_path / "img"
@@ -242,18 +243,21 @@ def test_overmounted_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
     path, other = tmp_path / "f", tmp_path / "g"
     path.write_text("open one")
     other.write_text("other one")
-    v = Victim(tmp_path, extra=(
-        f"import os\nkeep = os.open({str(path)!r}, os.O_RDONLY)\n"))
-    subprocess.run(["mount", "--bind", str(other), str(path)], check=True)
-    try:
-        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
-        assert r.returncode == 1
-        line = one_line(r.stderr)
-        assert f"{path}: the path now names another file" in line, line
-        v.assert_running_untraced()
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-        v.kill()
+
+    def body() -> None:
+        v = Victim(tmp_path, extra=(
+            f"import os\nkeep = os.open({str(path)!r}, os.O_RDONLY)\n"))
+        subprocess.run(["mount", "--bind", str(other), str(path)], check=True)
+        try:
+            r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+            assert r.returncode == 1
+            line = one_line(r.stderr)
+            assert f"{path}: the path now names another file" in line, line
+            v.assert_running_untraced()
+        finally:
+            v.kill()
+    # The bind mount goes away with the namespace, when body's child exits.
+    in_private_mounts(body)
 
 
 def test_signal_and_timer_state_not_imaged_is_warned(
