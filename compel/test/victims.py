@@ -21,6 +21,8 @@ SOURCE = HERE / "victims" / "victim.c"
 # Modes and the syscall each one blocks in (x86_64 numbers).
 BLOCKING_SYSCALL = {"pipe": 0, "threads": 0, "pending": 0, "seccomp": 0,
                     "nanosleep": 230, "futex": 202, "epoll": 232}
+# Seconds a released victim may take to report before we call it stuck.
+FINISH_LIMIT = 30
 NEEDS_INPUT = ("pipe", "threads", "pending", "epoll", "seccomp", "zleader")
 
 
@@ -105,8 +107,18 @@ class Victim:
     def finish(self) -> tuple[str, list[str], int]:
         """Release it, read its report; (result line, check lines, status)."""
         self.release()
-        out = self.proc.stdout.read().splitlines()
-        status = self.proc.wait()
+        try:
+            text, _ = self.proc.communicate(timeout=FINISH_LIMIT)
+        except subprocess.TimeoutExpired:
+            # Not a timing check: a victim that is released but never
+            # reports is stuck (e.g. its signal mask was not given back, so
+            # the wake-up signal stays blocked); fail instead of hanging.
+            self.kill()
+            raise AssertionError(f"victim {self.mode} (pid {self.pid}) did "
+                                 f"not finish {FINISH_LIMIT} s after being "
+                                 "released: it is stuck") from None
+        out = text.splitlines()
+        status = self.proc.returncode
         result = next((l for l in out if l.startswith("result ")), "")
         checks = [l for l in out if l.startswith("check ")]
         return result, checks, status
