@@ -11,6 +11,7 @@ Every failure prints one line "compel: ..." and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from compel.errors import CompelError
@@ -89,6 +90,8 @@ def cmd_run(opts: argparse.Namespace) -> int:
         with task.infect(blob) as parasite:
             ret, fds = parasite.call(opts.cmd, args)
             out = bytes(parasite.area[:opts.out_size])
+    for fd in fds:  # fds the command sent back: only counted here
+        os.close(fd)
     print(f"ret={ret} fds={len(fds)}")
     if out:
         print(out.hex())
