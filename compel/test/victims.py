@@ -49,6 +49,19 @@ def _state(pid: int, tid: int) -> str:
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
+def wait_stopped(pid: int, limit: float = FINISH_LIMIT) -> None:
+    """Wait until process pid is in a group stop ('T').  Not a timing
+    check: used where compel is what must stop it (a SIGSTOP held back and
+    sent again, detach leaving it stopped); if compel fails to, the test
+    fails after `limit` seconds instead of spinning forever."""
+    deadline = time.monotonic() + limit
+    while _state(pid, pid) != "T":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"task {pid} never stopped "
+                                 f"(state {_state(pid, pid)})")
+        time.sleep(0.001)
+
+
 class Victim:
     """One running victim process (ours: we kill it if it outlives a test)."""
 

@@ -15,7 +15,7 @@ from compel.build import build
 from compel.errors import ParasiteError
 from compel.infect import USER_CMD_BASE
 from compel.stdparasite import StdParasite, blob_path
-from compel.test.victims import HERE, Victim
+from compel.test.victims import HERE, Victim, wait_stopped
 
 pytestmark = pytest.mark.root
 
@@ -165,8 +165,7 @@ def test_sigstop_while_infected_is_kept():
             p.get_misc()
             p.get_sigactions()
             assert task.remote_syscall("getpid") == v.pid
-        while proc.state(v.pid) != "T":
-            os.sched_yield()
+        wait_stopped(v.pid)
         os.kill(v.pid, signal.SIGCONT)
         result, checks, status = v.finish()
         assert result == "result pipe ret=3 errno=0 eintr=0"

@@ -12,7 +12,7 @@ import compel
 from compel import proc
 from compel.native import memory
 from compel.stdparasite import StdParasite
-from compel.test.victims import Victim
+from compel.test.victims import Victim, wait_stopped
 
 pytestmark = pytest.mark.root
 
@@ -153,8 +153,7 @@ def test_leave_stopped():
         v.wait_blocked()
         task = compel.seize(v.pid)
         task.detach(leave_stopped=True)
-        while proc.state(v.pid) != "T":
-            os.sched_yield()
+        wait_stopped(v.pid)
         os.kill(v.pid, signal.SIGCONT)
         result, checks, status = v.finish()
         assert checks == ["check ok"] and status == 0
