@@ -99,11 +99,22 @@ class Victim:
             nr = BLOCKING_SYSCALL.get(self.mode)
             if nr is None:
                 return
+        # Bounded only so that a victim compel broke (crashed, or running
+        # elsewhere) fails the test instead of hanging the suite.
+        deadline = time.monotonic() + FINISH_LIMIT
         while True:
-            with open(f"/proc/{self.pid}/task/{tid}/syscall") as f:
-                fields = f.read().split()
-            if fields and fields[0] == str(nr) and _state(self.pid, tid) == "S":
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/syscall") as f:
+                    fields = f.read().split()
+                state = _state(self.pid, tid)
+            except OSError:
+                fields, state = [], "gone"
+            if fields and fields[0] == str(nr) and state == "S":
                 return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"victim {self.mode} (pid {self.pid}) never blocked in "
+                    f"syscall {nr} (state {state}, exit {self.proc.returncode})")
             time.sleep(0.005)
 
     def release(self) -> None:
