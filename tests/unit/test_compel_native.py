@@ -115,3 +115,16 @@ def test_exec_result_format():
     out = ExecResult(0, {1: b"Linux\0"}).format().splitlines()
     assert out[1] == "Argument 1 returns:"
     assert out[2].startswith("00000000: 4c 69 6e 75 78 00") and out[2].endswith("Linux.")
+
+
+def test_unused_syscall_arguments_are_zeroed():
+    """read(fd, buf) run remotely must not inherit the task's old rdx."""
+    from compel.arch.x86.regs import UserRegs
+
+    regs = UserRegs()
+    for reg in UserRegs.ARG_REGS:
+        setattr(regs, reg, 0x1234)
+    regs.set_syscall(0, (3, 0x1000), 0x400000)
+    assert (regs.rdi, regs.rsi) == (3, 0x1000)
+    assert [getattr(regs, r) for r in UserRegs.ARG_REGS[2:]] == [0] * 4
+    assert regs.rax == 0 and regs.rip == 0x400000

@@ -54,7 +54,10 @@ class UserRegs(ctypes.Structure):
         self.rax = nr
         self.orig_rax = 0xFFFFFFFFFFFFFFFF
         self.rip = ip
-        for reg, value in zip(self.ARG_REGS, args):
+        # Unused argument registers are zeroed, not left as the task had
+        # them: read(fd, buf) must not get the task's old rdx as its count.
+        padded = tuple(args) + (0,) * (len(self.ARG_REGS) - len(args))
+        for reg, value in zip(self.ARG_REGS, padded):
             setattr(self, reg, value & 0xFFFFFFFFFFFFFFFF)
 
     def set_call(self, ip: int, sp: int, arg: int) -> None:
