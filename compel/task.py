@@ -297,7 +297,14 @@ class Task:
         stops = 0
         while stops < 2:  # syscall entry, then exit
             pt.syscall_step(tid)
-            st = self._wait(tid)
+            try:
+                st = self._wait(tid)
+            except KeyboardInterrupt:
+                # The call may block for good (read on an empty pipe): stop
+                # the thread so detach can still put its registers back;
+                # left running, it would return into our made-up registers.
+                self._stop_running_thread(tid)
+                raise
             if st.is_syscall_stop:
                 stops += 1
             elif st.is_signal_delivery:
@@ -305,6 +312,22 @@ class Task:
                 # blocked): keep it, to send again before we detach.
                 self._intercepted.append((tid, st.stop_signal))
         return self.get_regs(tid)
+
+    def _stop_running_thread(self, tid: int) -> None:
+        """Bring a thread we resumed back into a ptrace stop (a blocking
+        syscall is interrupted; the saved registers restart the task's own)."""
+        try:
+            pt.interrupt(tid)
+            while True:
+                st = self._wait(tid)
+                if st.is_event_stop or st.is_syscall_stop:
+                    return
+                if st.is_signal_delivery:
+                    self._intercepted.append((tid, st.stop_signal))
+                pt.syscall_step(tid)
+                pt.interrupt(tid)
+        except (OSError, TaskError):
+            pass  # gone: nothing left to restore
 
     def remote_mmap(self, addr: int, length: int, prot: int, flags: int,
                     fd: int = -1, offset: int = 0) -> int:

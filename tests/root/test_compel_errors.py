@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -149,3 +150,35 @@ def test_compel_command_errors():
     _one_line_error(res, "no such process")
     res = _run([os.path.join(VENV_BIN, "compel"), "show", "/nonexistent.blob"])
     _one_line_error(res, "No such file")
+
+
+def test_criu_exec_interrupted_in_a_blocking_syscall():
+    """Ctrl-C while the remote read blocks: one line, status 1, and the
+    task gets its own registers back (its own read goes on unharmed)."""
+    with Victim("pipe") as v:
+        v.wait_blocked()
+        exe = subprocess.Popen([os.path.join(VENV_BIN, "criu"), "exec", "-t",
+                                str(v.pid), "read", "0", "@16", "16"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            while True:  # until the remote read(0, buf, 16) sleeps
+                assert exe.poll() is None, exe.stderr.read()
+                with open(f"/proc/{v.pid}/syscall") as f:
+                    fields = f.read().split()
+                if (fields[:1] == ["0"] and fields[3] == "0x10"
+                        and proc.state(v.pid) == "S"):
+                    break
+                os.sched_yield()
+            exe.send_signal(signal.SIGINT)
+            out, err = exe.communicate()
+        finally:
+            if exe.poll() is None:
+                exe.kill()
+                exe.wait()
+        _one_line_error(subprocess.CompletedProcess(exe.args, exe.returncode,
+                                                    out, err), "interrupted")
+        assert proc.tracer(v.pid) == 0
+        result, checks, status = v.finish()
+        assert result == "result pipe ret=3 errno=0 eintr=0"
+        assert checks == ["check ok"] and status == 0
