@@ -13,6 +13,7 @@ from compel.errors import CompelError
 from compel.execsys import exec_syscall
 from criu import cli, log
 from criu.errors import CriuError, UsageError
+from criu.interrupt import termination_interrupts
 
 
 def run(command: str, argv: list[str]) -> int:
@@ -23,7 +24,8 @@ def run(command: str, argv: list[str]) -> int:
         raise UsageError("exec: syscall name required: criu exec -t PID "
                          "SYSCALL [ARG...]")
     try:
-        result = exec_syscall(opts.pid, args[0], args[1:])
+        with termination_interrupts():
+            result = exec_syscall(opts.pid, args[0], args[1:])
     except CompelError as e:
         raise CriuError(f"exec: {e}") from None
     except OSError as e:

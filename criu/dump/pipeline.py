@@ -11,12 +11,10 @@ for a complete one (restore refuses a directory without it).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import time
 import traceback
-from typing import Any, Iterator
+from typing import Any
 
 import compel
 from compel.errors import CompelError
@@ -26,6 +24,7 @@ from criu.progress import Progress
 from criu.dump import ids, proc
 from criu.errors import CriuError, DumpError, UsageError
 from criu.imagedir import ImageDir
+from criu.interrupt import termination_interrupts
 from criu.options import Options
 from criu.resources.base import DumpContext, DumpTask
 
@@ -40,29 +39,9 @@ IMAGES_VERSION = 2          # CRTOOLS_IMAGES_V1_1: what current CRIU writes
 NO_LSM = 0
 
 
-class Interrupted(KeyboardInterrupt):
-    """criu got SIGTERM/SIGHUP/SIGINT during a dump."""
-
-
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """Turn termination signals into an exception for the time of a dump,
-    so that the tasks are released as after any failure (were criu simply
-    killed, ptrace would let them go with a parasite still inside)."""
-    def handler(signo: int, frame: object) -> None:
-        raise Interrupted(signal.Signals(signo).name)
-    old = {sig: signal.signal(sig, handler)
-           for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, action in old.items():
-            signal.signal(sig, action)
-
-
 def dump(opts: Options) -> DumpContext:
     """Dump the tree rooted at opts.pid into opts.images_dir."""
-    with _signals_interrupt():
+    with termination_interrupts():
         return _dump(opts)
 
 
@@ -265,7 +244,7 @@ def _fail(ctx: DumpContext, err: BaseException) -> CriuError:
             problems.append(f"task {task.pid}: release failed: {e}")
     if isinstance(err, CriuError):
         message = str(err)
-    elif isinstance(err, (KeyboardInterrupt, Interrupted)):
+    elif isinstance(err, KeyboardInterrupt):
         message = f"task {ctx.root_pid}: dump interrupted ({err or 'SIGINT'})"
     else:
         message = f"task {ctx.root_pid}: dump failed: {err}"

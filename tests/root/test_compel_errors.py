@@ -152,9 +152,12 @@ def test_compel_command_errors():
     _one_line_error(res, "No such file")
 
 
-def test_criu_exec_interrupted_in_a_blocking_syscall():
-    """Ctrl-C while the remote read blocks: one line, status 1, and the
-    task gets its own registers back (its own read goes on unharmed)."""
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM,
+                                   signal.SIGHUP])
+def test_criu_exec_interrupted_in_a_blocking_syscall(signo):
+    """Ctrl-C (or SIGTERM/SIGHUP) while the remote read blocks: one line,
+    status 1, and the task gets its own registers back (its own read goes
+    on unharmed)."""
     with Victim("pipe") as v:
         v.wait_blocked()
         exe = subprocess.Popen([os.path.join(VENV_BIN, "criu"), "exec", "-t",
@@ -170,7 +173,7 @@ def test_criu_exec_interrupted_in_a_blocking_syscall():
                         and proc.state(v.pid) == "S"):
                     break
                 os.sched_yield()
-            exe.send_signal(signal.SIGINT)
+            exe.send_signal(signo)
             out, err = exe.communicate()
         finally:
             if exe.poll() is None:
