@@ -44,8 +44,11 @@ test-unit: build
 	$(PYTEST) -q -n auto tests/unit
 
 # Tests that run real processes as root (ptrace, TCP repair, namespaces).
+# A hung ptrace test must fail the run, not stall CI: the whole stage is
+# bounded (it takes about a minute on 2 cores).
+ROOT_TESTS_TIMEOUT ?= 900
 test-root: build
-	$(PYTEST) -q -n 2 tests/root
+	timeout --kill-after=30 $(ROOT_TESTS_TIMEOUT) $(PYTEST) -q -n 2 tests/root
 
 # The ZDTM corpus through the runner, like a user would: first with --nocr
 # (each test must pass on its own, so a later failure is criu's), then
