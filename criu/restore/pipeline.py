@@ -23,7 +23,7 @@ from compel.blob import Blob
 from compel.native import clone as nclone
 from compel.native import memory as nmem
 from compel.native import ptrace as pt
-from compel.native.wait import waitpid
+from compel.native.wait import kill_and_reap, waitpid
 from criu import log as criu_log
 from criu import resources
 from criu.errors import CriuError, ImageError, RestoreError
@@ -144,7 +144,7 @@ def _create(ctx: RestoreContext, task: RestoreTask, blob: Blob) -> int:
         go_w = -1
         _drive(ctx, task, pid, status_r)
     except BaseException:
-        _kill(pid)
+        kill_and_reap(pid)
         raise
     finally:
         if go_w >= 0:
@@ -293,17 +293,6 @@ def _vdso_syscall_ip(ctx: RestoreContext, task: RestoreTask,
             return v.start + at
     raise RestoreError(f"task {task.pid}: no syscall instruction in its "
                        "code to return through")
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def _write_pidfile(opts: Options, pid: int) -> None:
