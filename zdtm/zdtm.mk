@@ -23,7 +23,7 @@ $(ZDTM_LIB): $(ZDTM_LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-zdtm/static/%: zdtm/static/%.c $(ZDTM_LIB) zdtm/lib/zdtmtst.h
+zdtm/static/%: zdtm/static/%.c $(ZDTM_LIB) zdtm/lib/zdtmtst.h zdtm/lib/fpu.h
 	$(ZDTM_CC) $(ZDTM_CFLAGS) -o $@ $< $(ZDTM_LIB)
 
 .PHONY: zdtm

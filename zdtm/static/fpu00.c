@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 
 #include "zdtmtst.h"
+#include "fpu.h"
 
 #define NXMM 16
 #define NX87 8
@@ -55,17 +56,7 @@ static void wait_with_registers_live(const struct fpu_state *in,
 		"movdqu	13*16(%[in]), %%xmm13\n\t"
 		"movdqu	14*16(%[in]), %%xmm14\n\t"
 		"movdqu	15*16(%[in]), %%xmm15\n\t"
-		/* while (!*stop) futex(stop, FUTEX_WAIT_PRIVATE, 0, NULL); */
-		"1:	cmpl	$0, (%[stop])\n\t"
-		"jne	2f\n\t"
-		"movl	%[nr_futex], %%eax\n\t"
-		"movq	%[stop], %%rdi\n\t"
-		"movl	%[op], %%esi\n\t"
-		"xorl	%%edx, %%edx\n\t"
-		"xorl	%%r10d, %%r10d\n\t"
-		"syscall\n\t"
-		"jmp	1b\n\t"
-		"2:\n\t"
+		ZDTM_ASM_FUTEX_WAIT_LOOP
 		"movdqu	%%xmm0, 0*16(%[out])\n\t"
 		"movdqu	%%xmm1, 1*16(%[out])\n\t"
 		"movdqu	%%xmm2, 2*16(%[out])\n\t"

@@ -14,6 +14,7 @@
 #include <linux/futex.h>
 
 #include "zdtmtst.h"
+#include "fpu.h"
 
 struct avx_state {
 	uint8_t ymm[16][32];
@@ -44,16 +45,7 @@ static void avx_wait(const struct avx_state *in, struct avx_state *out,
 		"vmovdqu	13*32(%[in]), %%ymm13\n\t"
 		"vmovdqu	14*32(%[in]), %%ymm14\n\t"
 		"vmovdqu	15*32(%[in]), %%ymm15\n\t"
-		"1:	cmpl	$0, (%[stop])\n\t"
-		"jne	2f\n\t"
-		"movl	%[nr_futex], %%eax\n\t"
-		"movq	%[stop], %%rdi\n\t"
-		"movl	%[op], %%esi\n\t"
-		"xorl	%%edx, %%edx\n\t"
-		"xorl	%%r10d, %%r10d\n\t"
-		"syscall\n\t"
-		"jmp	1b\n\t"
-		"2:\n\t"
+		ZDTM_ASM_FUTEX_WAIT_LOOP
 		"vmovdqu	%%ymm0, 0*32(%[out])\n\t"
 		"vmovdqu	%%ymm1, 1*32(%[out])\n\t"
 		"vmovdqu	%%ymm2, 2*32(%[out])\n\t"
@@ -124,16 +116,7 @@ static void __attribute__((target("avx512f"))) avx512_wait(const struct avx512_s
 		"kmovw	8+%c[koff](%[in]), %%k5\n\t"
 		"kmovw	10+%c[koff](%[in]), %%k6\n\t"
 		"kmovw	12+%c[koff](%[in]), %%k7\n\t"
-		"1:	cmpl	$0, (%[stop])\n\t"
-		"jne	2f\n\t"
-		"movl	%[nr_futex], %%eax\n\t"
-		"movq	%[stop], %%rdi\n\t"
-		"movl	%[op], %%esi\n\t"
-		"xorl	%%edx, %%edx\n\t"
-		"xorl	%%r10d, %%r10d\n\t"
-		"syscall\n\t"
-		"jmp	1b\n\t"
-		"2:\n\t"
+		ZDTM_ASM_FUTEX_WAIT_LOOP
 		"vmovdqu64	%%zmm0, 0*64(%[out])\n\t"
 		"vmovdqu64	%%zmm1, 1*64(%[out])\n\t"
 		"vmovdqu64	%%zmm2, 2*64(%[out])\n\t"
