@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import signal
 import subprocess
 import time
 from typing import Callable, Iterator
@@ -20,6 +19,7 @@ from typing import Callable, Iterator
 import pytest
 
 from compel.native import prctl as nprctl
+from compel.native.wait import kill_and_reap
 from criu_testlib import criu
 
 # Counts as long as its root and cwd are the ones it chose: "/inside"
@@ -93,17 +93,6 @@ def count(root: pathlib.Path) -> int:
         return int((root / "count").read_text() or 0)
     except (FileNotFoundError, ValueError):
         return 0
-
-
-def kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def test_chrooted_task_restored_in_its_root(victim_exe: pathlib.Path,

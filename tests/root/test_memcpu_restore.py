@@ -9,6 +9,7 @@ every task it started.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pathlib
@@ -21,9 +22,10 @@ from typing import Iterator
 import pytest
 
 from compel.native import prctl as nprctl
+from compel.native.wait import kill_and_reap
+from criu_testlib import criu, dir_digest, one_line
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CRIU = str(ROOT / ".venv" / "bin" / "criu")
 PAGE = 4096
 SKIP_NAMES = ("[stack]", "[vvar]", "[vvar_vclock]", "[vdso]", "[vsyscall]")
 
@@ -137,10 +139,6 @@ def victim_exe(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return exe
 
 
-def criu(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CRIU, *args], capture_output=True, text=True,
-                          timeout=120)
-
 
 def wait_for(predicate, what: str, limit: float = 20.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + limit
@@ -148,17 +146,6 @@ def wait_for(predicate, what: str, limit: float = 20.0) -> None:  # type: ignore
         if time.monotonic() > deadline:
             pytest.fail(f"gave up waiting: {what}")
         time.sleep(0.01)
-
-
-def kill_and_reap(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def maps(pid: int) -> list[str]:
@@ -207,10 +194,6 @@ def memory_digests(pid: int, skip: set[int],
         os.close(fd)
     return out
 
-
-def dir_digest(path: pathlib.Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.iterdir()) if p.is_file()}
 
 
 def start_victim(exe: pathlib.Path,
@@ -292,29 +275,43 @@ def test_python_interpreter_loop_continues(tmp_path: pathlib.Path) -> None:
         kill_and_reap(pid)
 
 
-def test_failed_restore_leaves_nothing(victim_exe: pathlib.Path,
-                                       tmp_path: pathlib.Path) -> None:
-    proc, _, _, _ = start_victim(victim_exe, tmp_path)
-    pid = proc.pid
+@contextlib.contextmanager
+def dumped_victim(exe: pathlib.Path, tmp_path: pathlib.Path
+                  ) -> Iterator[tuple[int, pathlib.Path, int]]:
+    """A victim dumped (which kills it) into tmp_path/img: yields its pid,
+    the images dir and the address of its sparse area; reaps it after."""
+    proc, _, _, sparse = start_victim(exe, tmp_path)
     images = tmp_path / "img"
     images.mkdir()
     try:
-        res = criu("dump", "-t", str(pid), "-D", str(images))
+        res = criu("dump", "-t", str(proc.pid), "-D", str(images))
         assert res.returncode == 0, res.stderr
         proc.wait()
+        yield proc.pid, images, sparse
+    finally:
+        kill_and_reap(proc.pid)
+
+
+def assert_restore_refused(images: pathlib.Path, pid: int,
+                           *needles: str) -> None:
+    """restore fails with one line holding every needle, leaves no task
+    and does not touch the images."""
+    before = dir_digest(images)
+    res = criu("restore", "-D", str(images), "-d")
+    assert res.returncode == 1
+    line = one_line(res.stderr)
+    assert all(n in line for n in needles), res.stderr
+    assert not os.path.exists(f"/proc/{pid}")
+    assert dir_digest(images) == before
+
+
+def test_failed_restore_leaves_nothing(victim_exe: pathlib.Path,
+                                       tmp_path: pathlib.Path) -> None:
+    with dumped_victim(victim_exe, tmp_path) as (pid, images, _):
         pages = images / "pages-1.img"
         with open(pages, "r+b") as f:           # lose the second half
             f.truncate(pages.stat().st_size // 2)
-        before = dir_digest(images)
-        res = criu("restore", "-D", str(images), "-d")
-        assert res.returncode == 1
-        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and "read pages" in lines[0], res.stderr
-        assert "Traceback" not in res.stderr
-        assert not os.path.exists(f"/proc/{pid}")
-        assert dir_digest(images) == before
-    finally:
-        kill_and_reap(pid)
+        assert_restore_refused(images, pid, "read pages")
 
 
 def test_another_file_at_the_exe_path_is_refused(
@@ -324,27 +321,11 @@ def test_another_file_at_the_exe_path_is_refused(
     exe = tmp_path / "victim"
     exe.write_bytes(victim_exe.read_bytes())
     exe.chmod(0o755)
-    proc, _, _, _ = start_victim(exe, tmp_path)
-    pid = proc.pid
-    images = tmp_path / "img"
-    images.mkdir()
-    try:
-        res = criu("dump", "-t", str(pid), "-D", str(images))
-        assert res.returncode == 0, res.stderr
-        proc.wait()
+    with dumped_victim(exe, tmp_path) as (pid, images, _):
         exe.unlink()
         exe.write_bytes(victim_exe.read_bytes() + b"another build")
         exe.chmod(0o755)
-        before = dir_digest(images)
-        res = criu("restore", "-D", str(images), "-d")
-        assert res.returncode == 1
-        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1, res.stderr
-        assert str(exe) in lines[0] and "has size" in lines[0]
-        assert not os.path.exists(f"/proc/{pid}")
-        assert dir_digest(images) == before
-    finally:
-        kill_and_reap(pid)
+        assert_restore_refused(images, pid, str(exe), "has size")
 
 
 def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
@@ -352,14 +333,7 @@ def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
     """Pages never touched and pages only read (the shared zero page) are
     left out of the pages image; written ones are all in."""
     from criu.imagedir import ImageDir
-    proc, _, _, sparse = start_victim(victim_exe, tmp_path)
-    pid = proc.pid
-    images = tmp_path / "img"
-    images.mkdir()
-    try:
-        res = criu("dump", "-t", str(pid), "-D", str(images))
-        assert res.returncode == 0, res.stderr
-        proc.wait()
+    with dumped_victim(victim_exe, tmp_path) as (pid, images, sparse):
         with ImageDir(images) as d:
             entries = d.read(f"pagemap-{pid}.img")[1:]
         imaged = set()
@@ -371,8 +345,6 @@ def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
         assert imaged == set(range(0, 256, 17))
         total = sum(e.nr_pages for e in entries) * PAGE
         assert (images / "pages-1.img").stat().st_size == total
-    finally:
-        kill_and_reap(pid)
 
 
 def test_vdso_of_another_layout_is_refused(victim_exe: pathlib.Path,
@@ -381,29 +353,13 @@ def test_vdso_of_another_layout_is_refused(victim_exe: pathlib.Path,
     change) is refused with one line naming the vdso, nothing left over."""
     from criu.imagedir import ImageDir
     from criu.mem import vmas as vm
-    proc, _, _, _ = start_victim(victim_exe, tmp_path)
-    pid = proc.pid
-    images = tmp_path / "img"
-    images.mkdir()
-    try:
-        res = criu("dump", "-t", str(pid), "-D", str(images))
-        assert res.returncode == 0, res.stderr
-        proc.wait()
+    with dumped_victim(victim_exe, tmp_path) as (pid, images, _):
         with ImageDir(images) as d:
             mm = d.read_one(f"mm-{pid}.img")
             vdso = [v for v in mm.vmas if v.status & vm.VMA_AREA_VDSO][0]
             vdso.end += PAGE            # one page bigger than this kernel's
             d.write(f"mm-{pid}.img", [mm])
-        before = dir_digest(images)
-        res = criu("restore", "-D", str(images), "-d")
-        assert res.returncode == 1
-        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and "vdso layout differs" in lines[0], \
-            res.stderr
-        assert not os.path.exists(f"/proc/{pid}")
-        assert dir_digest(images) == before
-    finally:
-        kill_and_reap(pid)
+        assert_restore_refused(images, pid, "vdso layout differs")
 
 
 def test_vdso_of_another_kernel_is_refused(victim_exe: pathlib.Path,
@@ -412,14 +368,7 @@ def test_vdso_of_another_kernel_is_refused(victim_exe: pathlib.Path,
     kernel's vdso at restore: a changed byte is refused, nothing left."""
     from criu.imagedir import ImageDir
     from criu.mem import vmas as vm
-    proc, _, _, _ = start_victim(victim_exe, tmp_path)
-    pid = proc.pid
-    images = tmp_path / "img"
-    images.mkdir()
-    try:
-        res = criu("dump", "-t", str(pid), "-D", str(images))
-        assert res.returncode == 0, res.stderr
-        proc.wait()
+    with dumped_victim(victim_exe, tmp_path) as (pid, images, _):
         with ImageDir(images) as d:
             mm = d.read_one(f"mm-{pid}.img")
             entries = d.read(f"pagemap-{pid}.img")[1:]
@@ -436,14 +385,7 @@ def test_vdso_of_another_kernel_is_refused(victim_exe: pathlib.Path,
             byte = f.read(1)
             f.seek(off + 100)
             f.write(bytes([byte[0] ^ 0xFF]))
-        res = criu("restore", "-D", str(images), "-d")
-        assert res.returncode == 1
-        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and "vdso is not this kernel's" in lines[0], \
-            res.stderr
-        assert not os.path.exists(f"/proc/{pid}")
-    finally:
-        kill_and_reap(pid)
+        assert_restore_refused(images, pid, "vdso is not this kernel's")
 
 
 def test_pagemap_words_agree_with_pagemap_scan(victim_exe: pathlib.Path,
