@@ -99,6 +99,25 @@ os._exit(0)
 """
 
 
+def start_until_ready(code: str, tmp: pathlib.Path) -> subprocess.Popen:
+    """Start a Python victim in its own session with `tmp` as argument and
+    wait (up to 30 s) until it has renamed its `ready` file into place."""
+    v = subprocess.Popen([sys.executable, "-c", code, str(tmp)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    try:
+        while not (tmp / "ready").exists():
+            assert v.poll() is None, f"victim exited ({v.returncode})"
+            assert time.monotonic() < deadline, "victim never got ready"
+            time.sleep(0.01)
+    except BaseException:
+        v.kill()
+        v.wait()
+        raise
+    return v
+
+
 def _view(pid: int) -> dict[str, list]:  # type: ignore[type-arg]
     out = {}
     for name in os.listdir(f"/proc/{pid}/fd"):
@@ -115,14 +134,8 @@ def _view(pid: int) -> dict[str, list]:  # type: ignore[type-arg]
 
 def test_files_and_fs_round_trip(tmp_path: pathlib.Path) -> None:
     (tmp_path / "sub").mkdir()
-    v = subprocess.Popen([sys.executable, "-c", VICTIM, str(tmp_path)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    v = start_until_ready(VICTIM, tmp_path)
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "ready").exists():
-            assert v.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
         before = _view(v.pid)
         assert set(before) == VICTIM_FDS
         images = tmp_path / "img"
@@ -158,15 +171,9 @@ def test_files_and_fs_round_trip(tmp_path: pathlib.Path) -> None:
 def test_files_and_fs_full_restore(tmp_path: pathlib.Path) -> None:
     """The same task through a real `criu dump` + `criu restore -d`."""
     (tmp_path / "sub").mkdir()
-    v = subprocess.Popen([sys.executable, "-c", VICTIM, str(tmp_path)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    v = start_until_ready(VICTIM, tmp_path)
     images = tmp_path / "img"
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "ready").exists():
-            assert v.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
         before = _view(v.pid)
         assert set(before) == VICTIM_FDS
         r = criu("dump", "-t", str(v.pid), "-D", str(images))
@@ -176,8 +183,9 @@ def test_files_and_fs_full_restore(tmp_path: pathlib.Path) -> None:
         if v.poll() is None:
             v.kill()
             v.wait()
+    deadline = time.monotonic() + 30
     while os.path.exists(f"/proc/{v.pid}"):
-        assert time.monotonic() < deadline + 30
+        assert time.monotonic() < deadline
         time.sleep(0.01)
     r = criu("restore", "-D", str(images), "-d", "-o", "restore.log", "-v4")
     assert r.returncode == 0, r.stderr
@@ -275,15 +283,9 @@ while True:
 
 
 def test_unlinked_files_come_back(tmp_path: pathlib.Path) -> None:
-    v = subprocess.Popen([sys.executable, "-c", GHOSTS, str(tmp_path)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    v = start_until_ready(GHOSTS, tmp_path)
     images = tmp_path / "img"
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "ready").exists():
-            assert v.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
         before = _view(v.pid)
         assert before["4"][0] == f"{tmp_path}/gone (deleted)"
         r = criu("dump", "-t", str(v.pid), "-D", str(images))
@@ -332,14 +334,8 @@ def test_ghost_limit(tmp_path: pathlib.Path) -> None:
            "os.rename(os.path.join(sys.argv[1], 'r.tmp'), "
            "os.path.join(sys.argv[1], 'ready'))\n"
            "time.sleep(600)\n")
-    v = subprocess.Popen([sys.executable, "-c", big, str(tmp_path)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    v = start_until_ready(big, tmp_path)
     try:
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "ready").exists():
-            assert v.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
         r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
         assert r.returncode == 1
         assert "over the ghost limit" in r.stderr
