@@ -3,14 +3,14 @@
 
 ZDTM_CC      ?= gcc
 ZDTM_CFLAGS  := -O2 -g -Wall -Werror -D_GNU_SOURCE -Izdtm/lib
+# Per-test libraries: ZDTM_LDLIBS_<test> := -lpthread ...
 
 ZDTM_LIB_SRC := $(wildcard zdtm/lib/*.c)
 ZDTM_LIB_OBJ := $(ZDTM_LIB_SRC:.c=.o)
 ZDTM_LIB     := zdtm/lib/libzdtmtst.a
 
-ZDTM_STATIC  := env00 sleeping00 maps00 maps01 mprotect00 brk fpu00 fpu01 \
-		vdso00 write_read00 cwd00 umask00 sigaltstack sigaction \
-		rseq00 rlimits00 selfexe00 cmdlinenv00
+# Every zdtm/static/NAME.c is a test (with its NAME.desc).
+ZDTM_STATIC  := $(sort $(basename $(notdir $(wildcard zdtm/static/*.c))))
 ZDTM_STATIC_BIN := $(addprefix zdtm/static/,$(ZDTM_STATIC))
 
 BUILD += $(ZDTM_LIB) $(ZDTM_STATIC_BIN)
@@ -23,8 +23,8 @@ $(ZDTM_LIB): $(ZDTM_LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-zdtm/static/%: zdtm/static/%.c $(ZDTM_LIB) zdtm/lib/zdtmtst.h zdtm/lib/fpu.h
-	$(ZDTM_CC) $(ZDTM_CFLAGS) -o $@ $< $(ZDTM_LIB)
+zdtm/static/%: zdtm/static/%.c $(ZDTM_LIB) $(wildcard zdtm/lib/*.h)
+	$(ZDTM_CC) $(ZDTM_CFLAGS) -o $@ $< $(ZDTM_LIB) $(ZDTM_LDLIBS_$*)
 
 .PHONY: zdtm
 zdtm: $(ZDTM_LIB) $(ZDTM_STATIC_BIN)
