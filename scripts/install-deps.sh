@@ -5,8 +5,11 @@
 #   gcc, make, libc6-dev: C blobs (compel, restorer) and ZDTM test programs
 #   python3-venv:      the project's virtual environment on Debian's python
 #   iproute2:          network namespaces in the TCP tests
+#   redis-server, redis-tools: the redis victim of scripts/bench.py (redis-cli
+#                      fills it and reads it back)
 set -eu
-pkgs="protobuf-compiler criu gcc make libc6-dev python3-venv iproute2"
+pkgs="protobuf-compiler criu gcc make libc6-dev python3-venv iproute2
+      redis-server redis-tools"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
