@@ -28,3 +28,6 @@ zdtm/static/%: zdtm/static/%.c $(ZDTM_LIB) $(wildcard zdtm/lib/*.h)
 
 .PHONY: zdtm
 zdtm: $(ZDTM_LIB) $(ZDTM_STATIC_BIN)
+
+# Threads, signals, timers, credentials, seccomp, scheduling, shared memory.
+ZDTM_LDLIBS_pthread00 := -lpthread
