@@ -31,3 +31,5 @@ zdtm: $(ZDTM_LIB) $(ZDTM_STATIC_BIN)
 
 # Threads, signals, timers, credentials, seccomp, scheduling, shared memory.
 ZDTM_LDLIBS_pthread00 := -lpthread
+ZDTM_LDLIBS_pthread01 := -lpthread
+ZDTM_LDLIBS_pthread02 := -lpthread
