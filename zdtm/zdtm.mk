@@ -33,3 +33,4 @@ zdtm: $(ZDTM_LIB) $(ZDTM_STATIC_BIN)
 ZDTM_LDLIBS_pthread00 := -lpthread
 ZDTM_LDLIBS_pthread01 := -lpthread
 ZDTM_LDLIBS_pthread02 := -lpthread
+ZDTM_LDLIBS_sigpending := -lpthread
