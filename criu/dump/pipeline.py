@@ -16,12 +16,10 @@ import time
 import traceback
 from typing import Any
 
-import compel
-from compel.errors import CompelError
 from criu import log as criu_log
 from criu import resources, stats
 from criu.progress import Progress
-from criu.dump import ids, proc
+from criu.dump import ids, tree
 from criu.errors import CriuError, DumpError, UsageError
 from criu.imagedir import ImageDir
 from criu.interrupt import termination_interrupts
@@ -79,7 +77,10 @@ def _dump(opts: Options) -> DumpContext:
             _fault("parasite")
         for module in modules:
             progress.step(module.NAME)
+            zombies_too = getattr(module, "FOR_ZOMBIES", False)
             for task in ctx.tasks:
+                if task.zombie and not zombies_too:
+                    continue
                 logger.debug("task %d: dumping %s", task.pid, module.NAME)
                 module.dump(ctx, task)
             _fault(module.NAME)
@@ -89,8 +90,10 @@ def _dump(opts: Options) -> DumpContext:
             if finish is not None:
                 finish(ctx)
         for task in ctx.tasks:
-            images.write(f"ids-{task.pid}.img", [task.ids])
-            images.write(f"core-{task.pid}.img", [task.core])
+            if task.ids is not None:
+                images.write(f"ids-{task.pid}.img", [task.ids])
+            for tid, core in task.thread_cores.items():
+                images.write(f"core-{tid}.img", [core])
         _fault("images")
         ctx.stats.frozen_time = time.monotonic() - frozen
         stats.write_dump(images, ctx.stats)
@@ -149,23 +152,8 @@ def _fault(step: str) -> None:
 
 # ------------------------------------------------------------------ seize
 def _seize_tree(ctx: DumpContext) -> None:
-    """Freeze the root task (only single-task trees for now)."""
-    pid = ctx.root_pid
-    if not os.path.exists(f"/proc/{pid}"):
-        raise DumpError(f"task {pid}: no such process")
-    if pid == os.getpid():
-        raise DumpError(f"task {pid}: criu cannot dump itself")
-    try:
-        seized = compel.seize(pid)
-    except CompelError as e:
-        raise DumpError(f"{e} (nothing was changed)") from e
-    ctx.log.info("Seized task %d", pid)
-    st = proc.stat(pid)
-    task = DumpTask(pid=pid, ppid=0, pgid=st.pgid, sid=st.sid,
-                    threads=list(seized.threads), core=_new_core(),
-                    seized=seized, was_stopped=seized.was_stopped)
-    task._infect = lambda: _infect(seized)
-    ctx.tasks.append(task)
+    """Freeze every task of the tree under ptrace (criu/dump/tree.py)."""
+    tree.seize_tree(ctx, _new_core, _infect)
 
 
 def _infect(seized: Any) -> Any:
@@ -192,18 +180,27 @@ def _new_core() -> Any:
 
 # ---------------------------------------------------------------- collect
 def _collect(ctx: DumpContext) -> None:
-    """Check the tree is one we can dump; give each task its ids."""
+    """Give each task its ids; refuse sharing we cannot restore yet."""
     for task in ctx.tasks:
-        if len(task.threads) > 1:
-            raise DumpError(f"task {task.pid}: has {len(task.threads)} "
-                            "threads; multi-threaded tasks are not "
-                            "supported yet")
-        kids = proc.children(task.pid)
-        if kids:
-            raise DumpError(f"task {task.pid}: has children "
-                            f"({', '.join(map(str, kids))}); process trees "
-                            "are not supported yet")
+        if task.zombie:
+            continue
         ids.assign(ctx, task)
+    _refuse_shared(ctx, "vm_id", "its memory (CLONE_VM without "
+                   "CLONE_THREAD, e.g. a vfork child)")
+    _refuse_shared(ctx, "files_id", "its fd table (CLONE_FILES)")
+    _refuse_shared(ctx, "sighand_id", "its signal handlers (CLONE_SIGHAND)")
+
+
+def _refuse_shared(ctx: DumpContext, field: str, what: str) -> None:
+    owner: dict[int, int] = {}
+    for task in ctx.tasks:
+        if task.ids is None:
+            continue
+        value = getattr(task.ids, field)
+        if value in owner:
+            raise DumpError(f"task {task.pid}: shares {what} with task "
+                            f"{owner[value]}: not supported yet")
+        owner[value] = task.pid
 
 
 # ----------------------------------------------------------------- images
@@ -222,6 +219,8 @@ def _release(ctx: DumpContext) -> None:
     """After a complete dump: kill (default), -R leave running, -s stopped."""
     opts = ctx.opts
     for task in ctx.tasks:
+        if task.seized is None:
+            continue                    # a zombie: left to its parent
         if opts.leave_running or opts.leave_stopped:
             task.seized.detach(leave_stopped=opts.leave_stopped)
         else:
@@ -238,6 +237,8 @@ def _fail(ctx: DumpContext, err: BaseException) -> CriuError:
         traceback.format_exception(type(err), err, err.__traceback__)))
     problems = [str(e) for e in ctx.run_cleanups()]
     for task in ctx.tasks:
+        if task.seized is None:
+            continue
         try:
             task.seized.detach(leave_stopped=False)
         except Exception as e:  # noqa: BLE001 - keep releasing the others

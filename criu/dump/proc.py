@@ -78,9 +78,10 @@ def _colon_fields(text: str) -> dict[str, str]:
     return out
 
 
-def status(pid: int) -> dict[str, str]:
-    """/proc/PID/status as {"Uid": "0\t0\t0\t0", ...}."""
-    return _read(pid, "status", _colon_fields)
+def status(pid: int, tid: int | None = None) -> dict[str, str]:
+    """/proc/PID/status (of thread tid) as {"Uid": "0\t0\t0\t0", ...}."""
+    name = "status" if tid is None else f"task/{tid}/status"
+    return _read(pid, name, _colon_fields)
 
 
 def threads(pid: int) -> list[int]:

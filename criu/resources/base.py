@@ -40,7 +40,12 @@ from criu.options import Options
 
 
 class Resource(Protocol):
-    """What a module listed in the resource table provides."""
+    """What a module listed in the resource table provides.
+
+    FOR_ZOMBIES (optional, default False): also called for zombie tasks,
+    which have no memory, files or threads left, only their place in the
+    tree and their exit status.
+    """
 
     NAME: str
 
@@ -99,6 +104,12 @@ class DumpTask:
     seized: Any = None              # compel task handle
     ids: Any = None                 # images.pb.core_pb2.task_kobj_ids_entry
     was_stopped: bool = False       # task was in group-stop before seize
+    zombie: bool = False            # dead, not reaped: only its status left
+    exit_code: int = 0              # wait status of a zombie
+    children: list[int] = dataclasses.field(default_factory=list)
+    # core_entry per thread, the leader's being `core`: cpu state, creds
+    # and the rest of thread_core are per thread (core-TID.img).
+    thread_cores: dict[int, Any] = dataclasses.field(default_factory=dict)
     _parasite: Any = None
     _infect: Optional[Callable[[], Any]] = None
     # Free room for resource modules to pass facts to one another during a
@@ -216,6 +227,9 @@ class RestoreTask:
     threads: list[int]
     core: Any                       # images.pb.core_pb2.core_entry (read)
     ids: Any = None                 # images.pb.core_pb2.task_kobj_ids_entry
+    # core_entry per thread (the leader's is `core`), from core-TID.img.
+    thread_cores: dict[int, Any] = dataclasses.field(default_factory=dict)
+    children: list["RestoreTask"] = dataclasses.field(default_factory=list)
     restorer_args: RestorerArgs = dataclasses.field(
         default_factory=RestorerArgs)
     # criu's own fds the child still needs (image files, log, pipes to the
@@ -228,6 +242,28 @@ class RestoreTask:
     # pipeline before the first hook.  Read the task's own /proc files
     # through it: after the fs hook "/proc/self/..." may name nothing.
     proc_self: Any = None
+
+    @property
+    def zombie(self) -> bool:
+        return self.core.tc.task_state == TASK_DEAD
+
+    @property
+    def stopped(self) -> bool:
+        return self.core.tc.task_state == TASK_STOPPED
+
+    def walk(self) -> Iterator["RestoreTask"]:
+        """This task and its descendants, parents first."""
+        yield self
+        for kid in self.children:
+            yield from kid.walk()
+
+
+# task_core_entry.task_state values (facts of CRIU's image format).
+TASK_ALIVE = 1
+TASK_DEAD = 2
+TASK_STOPPED = 3
+TASK_HELPER = 4
+TASK_ZOMBIE = 6
 
 
 @dataclasses.dataclass

@@ -38,22 +38,46 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     seized = task.seized
     if seized is None:
         raise DumpError(f"task {task.pid}: cpu: task is not seized")
-    if len(task.threads) != 1:
-        raise DumpError(f"task {task.pid}: cpu: {len(task.threads)} threads; "
-                        "only single-threaded tasks are supported yet")
-    tid = task.pid
-    core = task.core
+    actions = None
+    with task.remote_page() as page:
+        for tid in task.threads:
+            core = task.thread_cores[tid]
+            _dump_thread(task, tid, core, page)
+        actions = _sigactions(task, page)
+    for handler, flags, restorer, sa_mask in actions:
+        task.core.tc.sigactions.add(sigaction=handler, flags=flags,
+                                    restorer=restorer, mask=sa_mask)
+    shared = seized.pending_signals(task.threads[0], shared=True)
+    if shared:
+        task.core.tc.signals_s.signals.extend(
+            _siginfo_entry(info) for info in shared)
+    _warn_not_imaged(ctx, task)
+
+
+def _siginfo_entry(info: bytes) -> object:
+    from images.pb import siginfo_pb2
+    return siginfo_pb2.siginfo_entry(siginfo=info)
+
+
+def _dump_thread(task: DumpTask, tid: int, core: object, page: int) -> None:
+    """Registers, FPU, TLS, masks, alternate stack, rseq, robust list,
+    clear-tid address, name and private pending signals of one thread."""
+    seized = task.seized
     core.mtype = 1                                       # X86_64
     ti = core.thread_info
     regs = seized.saved_regs(tid)
     xcpu.fixup_syscall_restart(regs)
     xcpu.regs_to_core(regs, ti.gpregs)
-    xcpu.xsave_to_core(seized.get_xsave(tid), ti.fpregs)
+    try:
+        xcpu.xsave_to_core(seized.get_xsave(tid), ti.fpregs)
+    except xcpu.UnimagedXFeature as e:
+        raise DumpError(f"task {task.pid}: thread {tid}: cpu: {e}") from e
 
     mask = seized.get_sigmask(tid)
-    core.tc.blk_sigset = mask
     tcore = core.thread_core
     tcore.blk_sigset = mask
+    if tid == task.pid:
+        core.tc.blk_sigset = mask
 
     rseq = seized.rseq_configuration(tid)
     if rseq.rseq_abi_size:
@@ -61,28 +85,31 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
         tcore.rseq_entry.rseq_abi_size = rseq.rseq_abi_size
         tcore.rseq_entry.signature = rseq.signature
 
-    actions, sas, tid_addr = _ask_inside(task)
-    ti.clear_tid_addr = tid_addr
-    tcore.sas.ss_sp, tcore.sas.ss_flags, tcore.sas.ss_size = sas
-    for handler, flags, restorer, sa_mask in actions:
-        core.tc.sigactions.add(sigaction=handler, flags=flags,
-                               restorer=restorer, mask=sa_mask)
-    if not tcore.HasField("futex_rla"):
-        tcore.futex_rla = 0
-        tcore.futex_rla_len = 0
-    _warn_not_imaged(ctx, task)
+    # stack_t at page, the tid address at page + 64, robust list head and
+    # length at page + 72 / + 80: each asked in the thread itself.
+    seized.remote_syscall_checked("sigaltstack", 0, page, tid=tid)
+    seized.remote_syscall_checked("prctl", PR_GET_TID_ADDRESS, page + 64,
+                                  0, 0, 0, tid=tid)
+    seized.remote_syscall_checked("get_robust_list", 0, page + 72,
+                                  page + 80, tid=tid)
+    data = seized.read_memory(page, 88)
+    # stack_t { void *ss_sp; int ss_flags; size_t ss_size; }
+    ss_sp, ss_flags, ss_size = struct.unpack_from("<Qi4xQ", data)
+    tcore.sas.ss_sp, tcore.sas.ss_flags, tcore.sas.ss_size = \
+        ss_sp, ss_flags & 0xFFFFFFFF, ss_size
+    ti.clear_tid_addr = struct.unpack_from("<Q", data, 64)[0]
+    head, length = struct.unpack_from("<QQ", data, 72)
+    tcore.futex_rla = head
+    tcore.futex_rla_len = length
+    tcore.comm = proc.read_text(task.pid, f"task/{tid}/comm")
+    private = seized.pending_signals(tid)
+    if private:
+        tcore.signals_p.signals.extend(_siginfo_entry(i) for i in private)
 
 
 def _warn_not_imaged(ctx: DumpContext, task: DumpTask) -> None:
-    """Signal and timer state that is not imaged yet (pending signals,
-    interval and POSIX timers): said in a warning, not lost silently."""
-    st = proc.status(task.pid)
-    pending = int(st.get("SigPnd", "0"), 16) | int(st.get("ShdPnd", "0"), 16)
-    if pending:
-        ctx.log.warning("task %d: pending signals %s are not dumped yet: "
-                        "the restored task will not receive them", task.pid,
-                        ", ".join(str(n) for n in range(1, NSIG + 1)
-                                  if pending & (1 << (n - 1))))
+    """Timer state that is not imaged yet (interval and POSIX timers):
+    said in a warning, not lost silently."""
     if proc.read_text(task.pid, "timers").strip():
         ctx.log.warning("task %d: POSIX timers are not dumped yet: the "
                         "restored task will have none", task.pid)
@@ -99,77 +126,93 @@ def _warn_not_imaged(ctx: DumpContext, task: DumpTask) -> None:
                             "its signals", task.pid, name.upper())
 
 
-def _ask_inside(task: DumpTask) -> tuple[list[tuple[int, int, int, int]],
-                                          tuple[int, int, int], int]:
-    """Signal actions 1..64, sigaltstack and clear-tid address of the task,
-    through remote syscalls writing into a page mapped for the purpose."""
+def _sigactions(task: DumpTask,
+                page: int) -> list[tuple[int, int, int, int]]:
+    """Signal actions 1..64 of the task (shared by its threads), through
+    remote syscalls writing into a page mapped for the purpose."""
     seized = task.seized
-    with task.remote_page() as page:
-        for sig in range(1, NSIG + 1):
-            if sig in (SIGKILL, SIGSTOP):
-                continue
-            seized.remote_syscall_checked("rt_sigaction", sig, 0,
-                                          page + (sig - 1) * SIGACTION_SIZE, 8)
-        data = seized.read_memory(page, NSIG * SIGACTION_SIZE)
-        actions = [struct.unpack_from("<4Q", data, i * SIGACTION_SIZE)
-                   for i in range(NSIG)]
-        at = page + NSIG * SIGACTION_SIZE
-        seized.remote_syscall_checked("sigaltstack", 0, at)
-        seized.remote_syscall_checked("prctl", PR_GET_TID_ADDRESS, at + 64,
-                                      0, 0, 0)
-        tail = seized.read_memory(at, 72)
-        # stack_t { void *ss_sp; int ss_flags; size_t ss_size; }
-        ss_sp, ss_flags, ss_size = struct.unpack_from("<Qi4xQ", tail)
-        tid_addr = struct.unpack_from("<Q", tail, 64)[0]
-    return actions, (ss_sp, ss_flags & 0xFFFFFFFF, ss_size), tid_addr
+    for sig in range(1, NSIG + 1):
+        if sig in (SIGKILL, SIGSTOP):
+            continue
+        seized.remote_syscall_checked("rt_sigaction", sig, 0,
+                                      page + (sig - 1) * SIGACTION_SIZE, 8)
+    data = seized.read_memory(page, NSIG * SIGACTION_SIZE)
+    return [struct.unpack_from("<4Q", data, i * SIGACTION_SIZE)
+            for i in range(NSIG)]
 
 
 # ------------------------------------------------------------- restore side
 @dataclasses.dataclass
-class CpuPlan:
-    """Thread state the restorer applies last."""
+class ThreadPlan:
+    """State of one thread the restorer applies last."""
 
+    tid: int
     frame: bytes                    # rt_sigframe, to place at frame_addr
     frame_addr: int
     fs_base: int
     gs_base: int
-    sigactions: dict[int, tuple[int, int, int, int]]   # signo -> kernel sa
     rseq: tuple[int, int, int] | None                  # ptr, len, sig
     clear_tid_addr: int
+    robust_list: tuple[int, int]                       # head, len
+    comm: str
+    sigpending: list[bytes]         # siginfo_t of signals queued to it
+
+
+@dataclasses.dataclass
+class CpuPlan:
+    """Signal actions of the task and the state of each thread."""
+
+    sigactions: dict[int, tuple[int, int, int, int]]   # signo -> kernel sa
+    threads: list[ThreadPlan]                          # leader first
+    sigpending: list[bytes]         # siginfo_t queued to the whole process
 
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     core = task.core
-    if core.mtype != 1 or not core.HasField("thread_info"):
-        raise RestoreError(f"task {task.pid}: cpu: core image is not x86_64")
-    ti = core.thread_info
-    tcore = core.thread_core
-    gp = ti.gpregs
-    if gp.HasField("mode") and gp.mode != 1:
-        raise RestoreError(f"task {task.pid}: cpu: 32-bit tasks are not "
-                           "supported")
-    try:
-        xsave = xcpu.core_to_xsave(ti.fpregs)
-    except xcpu.MissingXFeature as e:
-        raise RestoreError(f"task {task.pid}: cpu: it holds {e} register "
-                           "state and this CPU has no such registers") from e
-    mask = tcore.blk_sigset if tcore.HasField("blk_sigset") \
-        else core.tc.blk_sigset
-    alt = sigframe.AltStack()
-    if tcore.HasField("sas"):
-        alt = sigframe.AltStack(tcore.sas.ss_sp, tcore.sas.ss_flags,
-                                tcore.sas.ss_size)
-    addr = sigframe.place_frame(gp.sp, len(xsave))
-    frame = sigframe.build_frame(addr, gp, xsave, mask, alt)
+    threads = [_thread_plan(task, tid, task.thread_cores[tid])
+               for tid in task.threads]
     actions = {}
     for i, sa in enumerate(core.tc.sigactions):
         sig = i + 1
         if sig in (SIGKILL, SIGSTOP) or sig > NSIG:
             continue
         actions[sig] = (sa.sigaction, sa.flags, sa.restorer, sa.mask)
+    shared = [bytes(e.siginfo) for e in core.tc.signals_s.signals] \
+        if core.tc.HasField("signals_s") else []
+    task.restorer_args.cpu = CpuPlan(actions, threads, shared)
+
+
+def _thread_plan(task: RestoreTask, tid: int, core: object) -> ThreadPlan:
+    where = f"task {task.pid}: thread {tid}: cpu"
+    if core.mtype != 1 or not core.HasField("thread_info"):
+        raise RestoreError(f"{where}: core image is not x86_64")
+    ti = core.thread_info
+    tcore = core.thread_core
+    gp = ti.gpregs
+    if gp.HasField("mode") and gp.mode != 1:
+        raise RestoreError(f"{where}: 32-bit tasks are not supported")
+    try:
+        xsave = xcpu.core_to_xsave(ti.fpregs)
+    except xcpu.MissingXFeature as e:
+        raise RestoreError(f"{where}: it holds {e} register state and this "
+                           "CPU has no such registers") from e
+    if tcore.HasField("blk_sigset"):
+        mask = tcore.blk_sigset
+    else:
+        mask = task.core.tc.blk_sigset
+    alt = sigframe.AltStack()
+    if tcore.HasField("sas"):
+        alt = sigframe.AltStack(tcore.sas.ss_sp, tcore.sas.ss_flags,
+                                tcore.sas.ss_size)
+    addr = sigframe.place_frame(gp.sp, len(xsave))
+    frame = sigframe.build_frame(addr, gp, xsave, mask, alt)
     rseq = None
     if tcore.HasField("rseq_entry") and tcore.rseq_entry.rseq_abi_size:
         r = tcore.rseq_entry
         rseq = (r.rseq_abi_pointer, r.rseq_abi_size, r.signature)
-    task.restorer_args.cpu = CpuPlan(frame, addr, gp.fs_base, gp.gs_base,
-                                     actions, rseq, ti.clear_tid_addr)
+    pending = [bytes(e.siginfo) for e in tcore.signals_p.signals] \
+        if tcore.HasField("signals_p") else []
+    return ThreadPlan(tid, frame, addr, gp.fs_base, gp.gs_base, rseq,
+                      ti.clear_tid_addr, (tcore.futex_rla,
+                                          tcore.futex_rla_len),
+                      tcore.comm if tcore.HasField("comm") else "", pending)

@@ -49,33 +49,40 @@ def from_status(pid: int, status: dict[str, str]) -> Any:
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
-    entry = from_status(task.pid, proc.status(task.pid))
-    entry.secbits = _securebits(task)
-    task.core.thread_core.creds.CopyFrom(entry)
-    ctx.log.info("task %d: uid %d gid %d euid %d egid %d, %d groups",
-                 task.pid, entry.uid, entry.gid, entry.euid, entry.egid,
-                 len(entry.groups))
+    for tid in task.threads:
+        # Credentials are per thread in the kernel: threads may differ.
+        entry = from_status(task.pid, proc.status(task.pid, tid))
+        entry.secbits = _securebits(task, tid)
+        task.thread_cores[tid].thread_core.creds.CopyFrom(entry)
+        ctx.log.info("task %d: thread %d: uid %d gid %d euid %d egid %d, "
+                     "%d groups", task.pid, tid, entry.uid, entry.gid,
+                     entry.euid, entry.egid, len(entry.groups))
 
 
-def _securebits(task: DumpTask) -> int:
-    """The task's securebits, which /proc does not show."""
+def _securebits(task: DumpTask, tid: int) -> int:
+    """The thread's securebits, which /proc does not show."""
     if task.seized is None:
         raise DumpError(f"task {task.pid}: creds: the task is not seized, "
                         "cannot read its securebits")
     ret = task.seized.remote_syscall("prctl", nprctl.PR_GET_SECUREBITS,
-                                     0, 0, 0, 0)
+                                     0, 0, 0, 0, tid=tid)
     if ret < 0:
-        raise DumpError(f"task {task.pid}: creds: prctl(PR_GET_SECUREBITS) "
-                        f"in the task failed with {ret}")
+        raise DumpError(f"task {task.pid}: thread {tid}: creds: "
+                        f"prctl(PR_GET_SECUREBITS) in the thread failed "
+                        f"with {ret}")
     return ret
 
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
-    tc = task.core.thread_core
-    if not tc.HasField("creds"):
-        ctx.log.warning("task %d: no creds in the core image; the task keeps"
-                        " criu's", task.pid)
-        return
-    task.restorer_args.creds = tc.creds
-    ctx.log.debug("task %d: creds uid %d gid %d handed to the restorer",
-                  task.pid, tc.creds.uid, tc.creds.gid)
+    """Hand each thread's credentials to the restorer, which applies them
+    in that thread, last."""
+    creds = {}
+    for tid in task.threads:
+        tc = task.thread_cores[tid].thread_core
+        if not tc.HasField("creds"):
+            if tid == task.pid:
+                ctx.log.warning("task %d: no creds in the core image; the "
+                                "task keeps criu's", task.pid)
+            continue
+        creds[tid] = tc.creds
+    task.restorer_args.creds = creds

@@ -132,15 +132,22 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     for v in vmas:
         if v.status & vm.VMA_AREA_VSYSCALL:
             continue
-        if v.status & (vm.VMA_ANON_SHARED | vm.VMA_UNSUPP):
+        if v.status & (vm.VMA_AREA_SYSVIPC | vm.VMA_UNSUPP):
             raise DumpError(f"task {pid}: memory: mapping {v.describe()}: "
-                            "shared anonymous mappings are not supported yet")
+                            "SysV shared memory is not supported yet")
         entry = vma_pb2.vma_entry(start=v.start, end=v.end, pgoff=0,
                                   shmid=0, prot=v.prot, flags=v.flags,
                                   status=v.status, fd=-1)
         if v.madv:
             entry.madv = v.madv
-        if v.is_file:
+        if v.status & vm.VMA_ANON_SHARED:
+            # The shmem object behind it, by inode, as CRIU does: its pages
+            # are dumped once, whoever else maps it.
+            entry.flags |= vm.MAP_ANONYMOUS
+            entry.pgoff = v.pgoff
+            entry.shmid = v.inode
+            _dump_shmem(ctx, task, v)
+        elif v.is_file:
             entry.pgoff = v.pgoff
             # A shared mapping that may be written needs the file writable.
             oflags = os.O_RDWR if v.shared and "mw" in v.vmflags \
@@ -169,6 +176,72 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
                                                 flags=PE_PRESENT)
                       for s, n in runs])
     ctx.images.write(f"mm-{pid}.img", [mm])
+
+
+def _dump_shmem(ctx: DumpContext, task: DumpTask, v: vm.Vma) -> None:
+    """pagemap-shmem-SHMID.img and its pages, once per shmem object.
+
+    The object is read through /proc/PID/map_files (a file of its own,
+    whatever part of it this task maps): SEEK_DATA/SEEK_HOLE give the
+    pages it holds, in memory or swapped, touched by any task; holes stay
+    holes.  Entries are offsets in the object (CRIU's shmem pagemaps).
+    """
+    _, pagemap_pb2, _ = _pb()
+    done: set[int] = ctx.registry.setdefault("memory.shmem", set())
+    if v.inode in done:
+        return
+    done.add(v.inode)
+    where = f"task {task.pid}: memory: shared mapping {v.describe()}"
+    try:
+        fd = os.open(vm.map_file_path(task.pid, v), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise DumpError(f"{where}: cannot open it: {e.strerror}") from e
+    pages_id = ctx.next_id("pages")
+    out = ctx.images.open_raw(f"pages-{pages_id}.img", write=True)
+    runs: list[tuple[int, int]] = []
+    try:
+        size = os.fstat(fd).st_size
+        at = 0
+        while at < size:
+            try:
+                start = os.lseek(fd, at, os.SEEK_DATA)
+            except OSError:             # ENXIO: no data past `at`
+                break
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            start -= start % PAGE_SIZE
+            end = (end + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+            runs.append((start, (end - start) // PAGE_SIZE))
+            _copy_file_range(fd, start, end - start, out)
+            at = end
+    except OSError as e:
+        raise DumpError(f"{where}: copying its pages: {e.strerror}") from e
+    finally:
+        os.close(fd)
+        os.close(out)
+    written = sum(n for _, n in runs)
+    ctx.stats.pages_written += written
+    ctx.images.write(f"pagemap-shmem-{v.inode}.img",
+                     [pagemap_pb2.pagemap_head(pages_id=pages_id)] +
+                     [pagemap_pb2.pagemap_entry(vaddr=s, nr_pages=n,
+                                                flags=PE_PRESENT)
+                      for s, n in runs], magic="PAGEMAP")
+    ctx.log.info("%s: shmem %d, %d pages", where, v.inode, written)
+
+
+def _copy_file_range(src: int, offset: int, length: int, dst: int) -> None:
+    """length bytes of src at offset appended to dst, through a bounded
+    buffer (a shmem file reads like any file)."""
+    buf = bytearray(min(length, COPY_CHUNK))
+    view = memoryview(buf)
+    while length:
+        n = os.preadv(src, [view[:min(length, len(buf))]], offset)
+        if n <= 0:
+            raise OSError(5, "short read of shared memory")
+        done = 0
+        while done < n:
+            done += os.write(dst, view[done:n])
+        offset += n
+        length -= n
 
 
 def _mapped_stat(pid: int, link: str, path: str) -> os.stat_result:
@@ -409,6 +482,70 @@ def plan_mappings(plan_vmas: list[dict[str, Any]], file_ids: list[int],
             v["kind"] |= ra.RST_VMA_DROP_FIRST
 
 
+SHMEM_KEY = "memory.shmem_fds"
+
+
+def collect(ctx: RestoreContext, service_fds: Any) -> None:
+    """In criu, before any task is forked: every shared anonymous object
+    of the tree, created once, filled from its pagemap, and kept as an fd
+    the tasks inherit and map (it shows as "/dev/zero (deleted)", as the
+    dumped one did)."""
+    import mmap
+    sizes: dict[int, int] = {}
+    for task in ctx.tasks:
+        if task.zombie:
+            continue
+        for v in ctx.images.read_one(f"mm-{task.pid}.img").vmas:
+            if v.status & vm.VMA_ANON_SHARED and not \
+                    v.status & vm.VMA_AREA_SYSVIPC:
+                sizes[v.shmid] = max(sizes.get(v.shmid, 0),
+                                     v.pgoff + v.end - v.start)
+    fds: dict[int, int] = {}
+    ctx.registry[SHMEM_KEY] = fds
+    for shmid, size in sizes.items():
+        where = f"shared memory {shmid}"
+        area = mmap.mmap(-1, size, flags=mmap.MAP_SHARED)
+        try:
+            from compel.native._libc import address_of
+            start = address_of(area)
+            try:
+                fd = os.open(f"/proc/self/map_files/{start:x}-"
+                             f"{start + size:x}", os.O_RDWR | os.O_CLOEXEC)
+            except OSError as e:
+                raise RestoreError(f"{where}: cannot open it: "
+                                   f"{e.strerror}") from e
+            fds[shmid] = service_fds.keep(fd, where)
+            _fill_shmem(ctx, shmid, area, where)
+        finally:
+            area.close()
+
+
+def _fill_shmem(ctx: RestoreContext, shmid: int, area: Any,
+                where: str) -> None:
+    name = f"pagemap-shmem-{shmid}.img"
+    if not ctx.images.exists(name):
+        return                          # never written to: all zero
+    entries = ctx.images.read(name, magic="PAGEMAP")
+    if not entries:
+        raise RestoreError(f"{where}: {name} is empty")
+    pages = ctx.images.open_raw(f"pages-{entries[0].pages_id}.img")
+    view = memoryview(area)
+    try:
+        off = 0
+        for e in entries[1:]:
+            n = e.nr_pages * PAGE_SIZE
+            if e.vaddr + n > len(area):
+                raise RestoreError(f"{where}: {name}: pages at "
+                                   f"{e.vaddr:#x} beyond its size")
+            got = os.preadv(pages, [view[e.vaddr:e.vaddr + n]], off)
+            if got != n:
+                raise RestoreError(f"{where}: pages image too short")
+            off += n
+    finally:
+        view.release()
+        os.close(pages)
+
+
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     from criu.resources import files
 
@@ -434,7 +571,15 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             if v.status & vm.VMA_AREA_VSYSCALL:
                 continue
             fd = -1
-            if v.status & (vm.VMA_FILE_PRIVATE | vm.VMA_FILE_SHARED):
+            flags = v.flags
+            if v.status & vm.VMA_ANON_SHARED:
+                fd = ctx.registry.get(SHMEM_KEY, {}).get(v.shmid, -1)
+                if fd < 0:
+                    raise RestoreError(f"{where}: mapping {v.start:#x}: "
+                                       f"shared memory {v.shmid} was not "
+                                       "created")
+                flags &= ~vm.MAP_ANONYMOUS
+            elif v.status & (vm.VMA_FILE_PRIVATE | vm.VMA_FILE_SHARED):
                 if v.shmid not in opened:
                     rfe = files.reg_file(ctx, v.shmid)
                     opened[v.shmid] = keep(files.open_reg(
@@ -445,7 +590,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                 raise RestoreError(f"{where}: mapping {v.start:#x}-{v.end:#x}"
                                    f": kind {v.status:#x} not supported yet")
             plan_vmas.append(dict(start=v.start, end=v.end, pgoff=v.pgoff,
-                                  madv=v.madv, prot=v.prot, flags=v.flags,
+                                  madv=v.madv, prot=v.prot, flags=flags,
                                   fd=fd, kind=0))
             plan_files.append(v.shmid if fd >= 0 else 0)
         vdso = [(s, e) for s, e, st in specials if st & vm.VMA_AREA_VDSO]

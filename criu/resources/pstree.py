@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from criu import log
 from criu.errors import DumpError, RestoreError
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
 
 NAME = "pstree"
+FOR_ZOMBIES = True
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
@@ -31,6 +31,7 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
 
 
 def dump_finish(ctx: DumpContext) -> None:
+    """pstree.img, parents before children (the order restore forks in)."""
     from images.pb import pstree_pb2
     ctx.images.write("pstree.img", [
         pstree_pb2.pstree_entry(pid=t.pid, ppid=t.ppid, pgid=t.pgid,
@@ -38,13 +39,10 @@ def dump_finish(ctx: DumpContext) -> None:
         for t in ctx.tasks])
 
 
-def restore(ctx: RestoreContext, task: RestoreTask) -> None:
-    """Enter the dumped session and process group (in the new task).
-
-    First hook in a new task: with --log-pid its log continues in
-    LOGFILE.PID from here.
-    """
-    log.reopen_for_pid()
+def enter_session(ctx: RestoreContext, task: RestoreTask) -> None:
+    """Right after the task is forked, before its children are: a session
+    leader starts its session, a group leader its group, so that the
+    children inherit them as they did."""
     pids = {t.pid for t in ctx.tasks}
     where = f"task {task.pid}"
     try:
@@ -56,9 +54,26 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                                "the restored tree; use --shell-job")
         if task.pgid == task.pid and os.getpgid(0) != task.pid:
             os.setpgid(0, 0)
-        elif task.pgid != task.pid and task.pgid in pids:
-            os.setpgid(0, task.pgid)
     except OSError as e:
-        raise RestoreError(f"{where}: cannot restore session {task.sid} / "
-                           f"process group {task.pgid}: {e.strerror}") from e
+        raise RestoreError(f"{where}: cannot restore session {task.sid}: "
+                           f"{e.strerror}") from e
+
+
+def join_group(ctx: RestoreContext, task: RestoreTask) -> None:
+    """Once every task exists (its group's leader may be a cousin forked
+    after it): join the dumped process group."""
+    pids = {t.pid for t in ctx.tasks}
+    where = f"task {task.pid}"
+    if task.pgid != task.pid and task.pgid in pids and \
+            os.getpgid(0) != task.pgid:
+        try:
+            os.setpgid(0, task.pgid)
+        except OSError as e:
+            raise RestoreError(f"{where}: cannot join process group "
+                               f"{task.pgid}: {e.strerror}") from e
     ctx.log.debug("%s: sid %d pgid %d", where, os.getsid(0), os.getpgid(0))
+
+
+def restore(ctx: RestoreContext, task: RestoreTask) -> None:
+    """First hook of a live task, after the fork stage: its process group."""
+    join_group(ctx, task)

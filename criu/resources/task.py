@@ -18,6 +18,7 @@ from criu.dump import proc
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
 
 NAME = "task"
+FOR_ZOMBIES = True
 
 # compel/CRIU task states (facts of the image format).
 TASK_ALIVE = 1
@@ -29,8 +30,14 @@ AUDIT_UNSET = 0xFFFFFFFF
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
-    st = proc.stat(task.pid)
     tc = task.core.tc
+    if task.zombie:
+        # All a zombie still has: its name and the status its parent reaps.
+        tc.task_state = TASK_DEAD
+        tc.exit_code = task.exit_code
+        tc.comm = proc.read_text(task.pid, "comm")
+        return
+    st = proc.stat(task.pid)
     tc.task_state = TASK_STOPPED if task.was_stopped else TASK_ALIVE
     tc.exit_code = 0
     tc.flags = st.flags

@@ -1,44 +1,63 @@
-"""The restore pipeline: read images -> check PIDs -> clone3 with the dumped
-PID -> resource hooks in the child -> restorer blob -> criu finishes the
-task under ptrace -> detach (-d) or wait for it like CRIU.
+"""The restore pipeline: read images -> collect shared objects in criu ->
+fork the tree top-down with the dumped PIDs -> resource hooks in each task
+-> restorer blob (threads created there) -> criu finishes every thread
+under ptrace -> detach (-d) or wait for the root like CRIU.
 
-criu traces the new task from its birth (PTRACE_O_EXITKILL: if criu dies,
-the half-made task dies too).  The blob ends with a SIGSTOP to itself;
-criu then unmaps the blob's region with one syscall run in the task and
-lets it execute rt_sigreturn from a `syscall` instruction of its vdso, so
-nothing of criu remains.  Any failure before that kills the task; the images directory is
-only ever read.
+criu traces the root from its birth with PTRACE_O_TRACEFORK/TRACECLONE, so
+every task the tree forks and every thread a restorer creates is traced
+from its first instruction (PTRACE_O_EXITKILL: if criu dies, the half-made
+tree dies too).  Stages, as in CRIU's restore:
+
+ 1. each task enters its session, forks its children (clone3 set_tid) and
+    reports "forked";
+ 2. once every task has, criu releases them all: they join their process
+    groups (a group's leader may be a cousin created late), zombies exit
+    with their status, the others restore their resources and jump into
+    their restorer;
+ 3. every thread ends its restorer with a SIGSTOP to itself; when all
+    threads of the tree are there, criu unmaps each restorer region and
+    makes every thread run rt_sigreturn from a `syscall` instruction of its
+    vdso.  The tree resumes only then, all at once.
+
+Any failure kills every task created so far and reports which task failed
+and why; the images directory is only ever read.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import os
+import select
 import signal
 import time
 import traceback
-from typing import Any
+from typing import Any, Optional
 
 from compel.arch.x86.regs import UserRegs
 from compel.blob import Blob
 from compel.native import clone as nclone
 from compel.native import memory as nmem
 from compel.native import ptrace as pt
-from compel.native.wait import kill_and_reap, waitpid
+from compel.native.wait import WNOHANG, WaitStatus, waitpid
 from criu import log as criu_log
 from criu import resources
 from criu.errors import CriuError, ImageError, RestoreError
 from criu.imagedir import ImageDir
 from criu.options import Options
-from criu.resources.base import RestoreContext, RestoreTask
+from criu.resources.base import RestoreContext, RestoreTask, ServiceFds
 from criu.restore import restorer
 from criu.restore.procself import ProcSelf
 
-TASK_STOPPED = 3            # task_core_entry.task_state (CRIU's value)
 NR_MUNMAP = 11
 NR_RT_SIGRETURN = 15
 SYSCALL_INSN = b"\x0f\x05"
 CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
                  signal.SIGSYS, signal.SIGABRT)
+TRACE_OPTIONS = (pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACESYSGOOD |
+                 pt.PTRACE_O_TRACEFORK | pt.PTRACE_O_TRACECLONE)
+FORKED = "forked"           # stage 1 report of a task: "forked PID"
+TREE_TIMEOUT = 300.0        # a restore that makes no progress this long
 
 
 def blob_path() -> str:
@@ -48,7 +67,7 @@ def blob_path() -> str:
 
 def restore(opts: Options) -> RestoreContext:
     """Restore the tree imaged in opts.images_dir; return once it runs
-    (with -d) or once it has exited (without)."""
+    (with -d) or once its root has exited (without)."""
     logger = criu_log.get_logger()
     images = ImageDir(opts.images_dir)
     if not images.exists("inventory.img"):
@@ -58,170 +77,476 @@ def restore(opts: Options) -> RestoreContext:
                          inventory=images.read_one("inventory.img"))
     _read_tree(ctx)
     for task in ctx.tasks:
-        _check_pid_free(task.pid)
+        for tid in task.threads:
+            _check_pid_free(task.pid, tid)
     try:
         blob = Blob.load(os.path.normpath(blob_path()))
     except Exception as e:  # noqa: BLE001 - any load failure is the same
         raise RestoreError(f"restorer blob {blob_path()}: {e} (run make)") \
             from e
-    task = ctx.tasks[0]
+    modules = resources.load()
     started = time.monotonic()
-    ctx.log.info("Restoring task %d", task.pid)
-    pid = _create(ctx, task, blob)
+    root = ctx.tasks[0]
+    ctx.log.info("Restoring %d task(s), root %d", len(ctx.tasks), root.pid)
+    tree = _Tree(ctx)
+    try:
+        # Objects shared between tasks (shared memory, ...) are made once,
+        # here in criu, before anything is forked; the tasks inherit them.
+        for module in modules:
+            collect = getattr(module, "collect", None)
+            if collect is not None:
+                collect(ctx, root.service_fds)
+        tree.start(root, blob, modules)
+        tree.run()
+        tree.finish()
+    except BaseException:
+        tree.kill_all()
+        raise
+    finally:
+        tree.close()
     ctx.stats.restore_time = time.monotonic() - started
-    ctx.stats.forking_time = ctx.registry.get("restore.forking_time", 0.0)
+    ctx.stats.forking_time = tree.forking_time
     ctx.stats.pages_restored = sum(
-        e.nr_pages for e in ctx.images.read(f"pagemap-{task.pid}.img")[1:])
+        e.nr_pages for t in ctx.tasks if not t.zombie
+        for e in ctx.images.read(f"pagemap-{t.pid}.img")[1:])
     logger.info("Restore finished successfully. Tasks resumed.")
     if opts.pidfile:
-        _write_pidfile(opts, pid)
+        _write_pidfile(opts, root.pid)
     if not opts.restore_detached:
-        _wait_tree(ctx, pid)
+        _wait_tree(ctx, root.pid)
     return ctx
 
 
 def _read_tree(ctx: RestoreContext) -> None:
+    """pstree.img and every task's core images -> ctx.tasks, parents
+    first, each with its children."""
     entries = ctx.images.read("pstree.img")
-    if len(entries) != 1:
-        raise RestoreError(f"pstree.img: {len(entries)} tasks; only one-task "
-                           "trees are supported yet")
-    pe = entries[0]
-    threads = list(pe.threads) or [pe.pid]
-    if threads != [pe.pid]:
-        raise RestoreError(f"task {pe.pid}: {len(threads)} threads; only "
-                           "single-threaded tasks are supported yet")
-    core = ctx.images.read_one(f"core-{pe.pid}.img")
-    ids = None
-    if ctx.images.exists(f"ids-{pe.pid}.img"):
-        ids = ctx.images.read_one(f"ids-{pe.pid}.img")
-    elif core.HasField("ids"):
-        ids = core.ids
-    ctx.tasks.append(RestoreTask(pid=pe.pid, ppid=pe.ppid, pgid=pe.pgid,
-                                 sid=pe.sid, threads=threads, core=core,
-                                 ids=ids))
+    if not entries:
+        raise RestoreError("pstree.img: no tasks")
+    by_pid: dict[int, RestoreTask] = {}
+    for pe in entries:
+        if pe.pid in by_pid:
+            raise RestoreError(f"pstree.img: task {pe.pid} appears twice")
+        threads = list(pe.threads) or [pe.pid]
+        if pe.pid not in threads:
+            raise RestoreError(f"pstree.img: task {pe.pid}: its threads "
+                               f"{threads} do not include its leader")
+        threads.remove(pe.pid)
+        threads.insert(0, pe.pid)
+        core = ctx.images.read_one(f"core-{pe.pid}.img")
+        task = RestoreTask(pid=pe.pid, ppid=pe.ppid, pgid=pe.pgid,
+                           sid=pe.sid, threads=threads, core=core)
+        task.thread_cores[pe.pid] = core
+        if not task.zombie:
+            for tid in threads[1:]:
+                task.thread_cores[tid] = ctx.images.read_one(
+                    f"core-{tid}.img")
+            if ctx.images.exists(f"ids-{pe.pid}.img"):
+                task.ids = ctx.images.read_one(f"ids-{pe.pid}.img")
+            elif core.HasField("ids"):
+                task.ids = core.ids
+        by_pid[pe.pid] = task
+    root = by_pid[entries[0].pid]
+    if root.zombie:
+        raise RestoreError(f"task {root.pid}: the root of the tree is a "
+                           "zombie")
+    for pe in entries[1:]:
+        parent = by_pid.get(pe.ppid)
+        if parent is None:
+            raise RestoreError(f"task {pe.pid}: its parent {pe.ppid} is not "
+                               "in pstree.img")
+        if parent.zombie:
+            raise RestoreError(f"task {pe.pid}: its parent {pe.ppid} is a "
+                               "zombie")
+        parent.children.append(by_pid[pe.pid])
+    ctx.tasks = list(root.walk())
+    if len(ctx.tasks) != len(entries):
+        raise RestoreError("pstree.img: the parent links do not form one "
+                           "tree")
+    pids = {t.pid for t in ctx.tasks}
+    for task in ctx.tasks:
+        if task.sid != task.pid and task.sid in pids and \
+                by_pid[task.sid].zombie:
+            raise RestoreError(f"task {task.pid}: its session leader "
+                               f"{task.sid} is a zombie: not supported yet")
+        if task.sid not in pids and task is not root and \
+                task.sid != root.sid:
+            raise RestoreError(f"task {task.pid}: its session {task.sid} "
+                               "has no leader in the tree (a helper task "
+                               "would be needed): not supported yet")
+        if task.pgid not in pids and task.pgid not in (root.pgid, root.sid):
+            raise RestoreError(f"task {task.pid}: its process group "
+                               f"{task.pgid} has no leader in the tree (a "
+                               "helper task would be needed): not supported "
+                               "yet")
 
 
-def _check_pid_free(pid: int) -> None:
-    if os.path.exists(f"/proc/{pid}"):
+def _check_pid_free(pid: int, tid: int) -> None:
+    if os.path.exists(f"/proc/{tid}"):
         try:
-            with open(f"/proc/{pid}/comm") as f:
+            with open(f"/proc/{tid}/comm") as f:
                 comm = f.read().strip()
         except OSError:
             comm = "?"
-        raise RestoreError(f"task {pid}: PID {pid} is already used by a "
+        what = "PID" if tid == pid else f"thread id (of task {pid})"
+        raise RestoreError(f"task {pid}: {what} {tid} is already used by a "
                            f"running process ({comm})")
 
 
-# ------------------------------------------------------------ the new task
-def _create(ctx: RestoreContext, task: RestoreTask, blob: Blob) -> int:
-    """Fork the task with its PID, drive it to the end of the restorer."""
-    go_r, go_w = os.pipe()
-    status_r, status_w = os.pipe()
-    started = time.monotonic()
-    try:
-        pid = nclone.fork_with_tid([task.pid])
-    except FileExistsError:
-        for fd in (go_r, go_w, status_r, status_w):
-            os.close(fd)
-        raise RestoreError(f"task {task.pid}: PID {task.pid} is already "
-                           "used") from None
-    except OSError as e:
-        for fd in (go_r, go_w, status_r, status_w):
-            os.close(fd)
-        raise RestoreError(f"task {task.pid}: cannot create it with clone3: "
-                           f"{e.strerror}") from e
-    if pid == 0:
-        os.close(go_w)
-        os.close(status_r)
-        _child(ctx, task, blob, go_r, status_w)     # never returns
-    ctx.registry["restore.forking_time"] = time.monotonic() - started
-    os.close(go_r)
-    os.close(status_w)
-    try:
-        pt.seize(pid, pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACESYSGOOD)
-        os.write(go_w, b"g")
-        os.close(go_w)
-        go_w = -1
-        _drive(ctx, task, pid, status_r)
-    except BaseException:
-        kill_and_reap(pid)
-        raise
-    finally:
-        if go_w >= 0:
+# ------------------------------------------------------------ the new tree
+@dataclasses.dataclass
+class _Channel:
+    """criu's pipes to every task of the tree: reports come up one pipe
+    (lines "forked PID" or a one-line error; blob failures too), releases
+    go down another (one byte per task and stage)."""
+
+    report_r: int
+    report_w: int
+    release_r: int
+    release_w: int
+
+    @classmethod
+    def open(cls, fds: ServiceFds) -> "_Channel":
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        release_r, release_w = os.pipe2(os.O_CLOEXEC)
+        ch = cls(report_r, fds.keep(report_w, "report pipe"),
+                 fds.keep(release_r, "release pipe"), release_w)
+        fcntl.fcntl(ch.report_r, fcntl.F_SETFL, os.O_NONBLOCK)
+        return ch
+
+
+class _Tree:
+    """criu's side of a restore: forks the root, follows every task and
+    thread under ptrace, releases the stages, finishes or kills the tree."""
+
+    def __init__(self, ctx: RestoreContext) -> None:
+        self.ctx = ctx
+        self.root = ctx.tasks[0]
+        self.by_tid = {tid: t for t in ctx.tasks for tid in t.threads}
+        self.created: list[int] = []        # pids and tids seen alive
+        self.forked: set[int] = set()
+        self.at_end: dict[int, UserRegs] = {}
+        self.exited: set[int] = set()
+        self.report = b""
+        self.errors: list[str] = []
+        self.forking_time = 0.0
+        self.chan: Optional[_Channel] = None
+        self.wake_r = self.wake_w = -1
+        self.old_wakeup = -1
+        self.old_chld: Any = None
+
+    # -- start
+    def start(self, root: RestoreTask, blob: Blob, modules: list) -> None:
+        self.chan = _Channel.open(root.service_fds)
+        # A ptrace stop of any task sends criu SIGCHLD: it wakes the loop.
+        self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.old_chld = signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.old_wakeup = signal.set_wakeup_fd(self.wake_w)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        started = time.monotonic()
+        try:
+            pid = nclone.fork_with_tid([root.pid])
+        except FileExistsError:
+            os.close(go_r)
             os.close(go_w)
-        os.close(status_r)
-    return pid
-
-
-def _child(ctx: RestoreContext, task: RestoreTask, blob: Blob, go_r: int,
-           status_w: int) -> None:
-    try:
-        os.read(go_r, 1)
+            raise RestoreError(f"task {root.pid}: PID {root.pid} is already "
+                               "used") from None
+        except OSError as e:
+            os.close(go_r)
+            os.close(go_w)
+            raise RestoreError(f"task {root.pid}: cannot create it with "
+                               f"clone3: {e.strerror}") from e
+        if pid == 0:
+            os.close(go_w)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.read(go_r, 1)
+            os.close(go_r)
+            _task_main(self.ctx, root, blob, modules, self.chan)
+        self.forking_time = time.monotonic() - started
+        self.created.append(pid)
         os.close(go_r)
+        try:
+            pt.seize(pid, TRACE_OPTIONS)
+        finally:
+            os.write(go_w, b"g")
+            os.close(go_w)
+
+    # -- follow
+    def run(self) -> None:
+        """Until every thread of the tree waits at its restorer's end."""
+        live = [t for t in self.ctx.tasks if not t.zombie]
+        zombies = {t.pid for t in self.ctx.tasks if t.zombie}
+        want_end = {tid for t in live for tid in t.threads}
+        released = False
+        deadline = time.monotonic() + TREE_TIMEOUT
+        while True:
+            self._read_reports()
+            if self.errors:
+                raise RestoreError(self.errors[0])
+            if not released and len(self.forked) == len(self.ctx.tasks):
+                assert self.chan is not None
+                os.write(self.chan.release_w, b"r" * len(self.ctx.tasks))
+                released = True
+                self.forking_time = max(self.forking_time, 0.0)
+            if set(self.at_end) >= want_end and self.exited >= zombies:
+                return
+            if not self._reap_events(zombies):
+                if time.monotonic() > deadline:
+                    raise RestoreError("the restore made no progress for "
+                                       f"{TREE_TIMEOUT:.0f} s")
+                self._sleep()
+
+    def _sleep(self) -> None:
+        assert self.chan is not None
+        ready, _, _ = select.select([self.wake_r, self.chan.report_r], [],
+                                    [], 0.5)
+        if self.wake_r in ready:
+            try:
+                while os.read(self.wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def _read_reports(self) -> None:
+        assert self.chan is not None
+        while True:
+            try:
+                data = os.read(self.chan.report_r, 65536)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            self.report += data
+        while b"\n" in self.report:
+            line, self.report = self.report.split(b"\n", 1)
+            text = line.decode(errors="replace").strip()
+            if text.startswith(FORKED + " "):
+                self.forked.add(int(text.split()[1]))
+            elif text:
+                self.errors.append(text)
+
+    def _reap_events(self, zombies: set[int]) -> bool:
+        """Handle every pending ptrace stop and exit; False if none."""
+        any_event = False
+        while True:
+            try:
+                st = waitpid(-1, WNOHANG)
+            except ChildProcessError:
+                return any_event
+            if st is None:
+                return any_event
+            any_event = True
+            self._event(st, zombies)
+
+    def _event(self, st: WaitStatus, zombies: set[int]) -> None:
+        tid = st.pid
+        task = self.by_tid.get(tid)
+        where = f"task {task.pid}" if task else f"task {tid}"
+        if task is not None and tid != task.pid:
+            where += f" (thread {tid})"
+        if st.exited:
+            self.exited.add(tid)
+            if tid in zombies:
+                return
+            self._read_reports()
+            reason = self.errors[0] if self.errors else \
+                f"{where}: {st.describe()} during restore"
+            raise RestoreError(reason)
+        if tid not in self.created:
+            self.created.append(tid)
+        if st.event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_CLONE,
+                        pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_STOP):
+            pt.cont(tid)
+            return
+        if st.is_syscall_stop:
+            pt.cont(tid)
+            return
+        sig = st.stop_signal
+        if sig == signal.SIGSTOP and st.is_signal_delivery:
+            regs = _get_regs(tid)
+            if _at_restorer_end(regs):
+                self.at_end[tid] = regs
+                return
+        if sig in CRASH_SIGNALS:
+            regs = _get_regs(tid)
+            self._read_reports()
+            detail = f" ({self.errors[0]})" if self.errors else ""
+            raise RestoreError(f"{where}: restore crashed with "
+                               f"{signal.Signals(sig).name} at ip "
+                               f"{regs.rip:#x}{detail}")
+        pt.cont(tid, sig)
+
+    # -- finish
+    def finish(self) -> None:
+        """Every thread is at its restorer's end: unmap each restorer
+        region, point every thread at rt_sigreturn, let the tree go."""
+        plans = []
+        for task in self.ctx.tasks:
+            if task.zombie:
+                continue
+            plans.append((task, self._prepare(task)))
+        for task, finals in plans:
+            for tid, regs in finals:
+                _set_regs(tid, regs)
+        for task, finals in plans:
+            for tid, _ in reversed(finals):     # the leader last
+                stop = (tid == task.pid and task.stopped)
+                pt.detach(tid, signal.SIGSTOP if stop else 0)
+        self.created = []
+
+    def _prepare(self, task: RestoreTask) -> list[tuple[int, UserRegs]]:
+        where = f"task {task.pid}"
+        leader = self.at_end[task.pid]
+        region, length = leader.r12, leader.r13
+        ip = _vdso_syscall_ip(self.ctx, task, task.pid)
+        call = leader.copy()
+        call.set_syscall(NR_MUNMAP, (region, length), ip)
+        _set_regs(task.pid, call)
+        for _ in range(2):                      # syscall entry, then exit
+            pt.syscall_step(task.pid)
+            st = waitpid(task.pid)
+            assert st is not None
+            if st.exited or not st.is_syscall_stop:
+                raise RestoreError(f"{where}: unmapping the restorer: "
+                                   f"{st.describe()}")
+        ret = _get_regs(task.pid).syscall_ret
+        if ret != 0:
+            raise RestoreError(f"{where}: unmapping the restorer: "
+                               f"{os.strerror(-ret)}")
+        finals = []
+        for tid in task.threads:
+            final = self.at_end[tid].copy()
+            final.rip = ip
+            final.rax = NR_RT_SIGRETURN
+            final.orig_rax = 0xFFFFFFFFFFFFFFFF
+            finals.append((tid, final))
+        self.ctx.log.debug("%s: restorer region %#x+%#x unmapped; "
+                           "rt_sigreturn at %#x", where, region, length, ip)
+        return finals
+
+    # -- failure and cleanup
+    def kill_all(self) -> None:
+        """SIGKILL every task created so far and reap what is ours."""
+        for tid in self.created:
+            try:
+                os.kill(tid, signal.SIGKILL)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5
+        while self.created and time.monotonic() < deadline:
+            try:
+                st = waitpid(-1, WNOHANG)
+            except ChildProcessError:
+                break
+            if st is None:
+                time.sleep(0.005)
+                continue
+            if st.exited and st.pid in self.created:
+                self.created.remove(st.pid)
+
+    def close(self) -> None:
+        if self.old_chld is not None:
+            signal.set_wakeup_fd(self.old_wakeup)
+            signal.signal(signal.SIGCHLD, self.old_chld)
+            self.old_chld = None
+        for fd in (self.wake_r, self.wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self.wake_r = self.wake_w = -1
+        if self.chan is not None:
+            for fd in (self.chan.report_r, self.chan.report_w,
+                       self.chan.release_r, self.chan.release_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.chan = None
+
+
+# ------------------------------------------------------------- in the task
+def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
+               modules: list, chan: _Channel) -> None:
+    """The life of one new task until it becomes the dumped one: session,
+    children, stage barrier, resources, restorer.  Never returns."""
+    from criu.resources import pstree
+    try:
         criu_log.reopen_for_pid()          # --log-pid: a log file per task
-        status_w = task.service_fds.keep(status_w, "status pipe")
-        # Hooks change fds and the cwd: keep the images dir reachable.
-        ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
+        if 0 <= ctx.images.fd < task.service_fds.base:
+            ctx.images.fd = task.service_fds.keep(ctx.images.fd,
+                                                  "images dir")
         ctx.images.path = ctx.images.path.resolve()
+        # Children that stay in the session this task leaves at setsid.
+        kids = list(task.children)
+        early = [k for k in kids if k.sid != task.sid and
+                 k.sid == os.getsid(0)]
+        for kid in early:
+            _fork_child(ctx, task, kid, blob, modules, chan)
+        pstree.enter_session(ctx, task)
+        for kid in kids:
+            if kid not in early:
+                _fork_child(ctx, task, kid, blob, modules, chan)
+        os.write(chan.report_w, f"{FORKED} {task.pid}\n".encode())
+        if os.read(chan.release_r, 1) != b"r":
+            raise RestoreError(f"task {task.pid}: criu went away")
+        if task.zombie:
+            pstree.join_group(ctx, task)
+            _become_zombie(task)
         # And the task's own /proc: the fs hook may chroot it away.
         task.proc_self = ProcSelf.open_here(task.service_fds,
                                             f"task {task.pid}")
-        for module in resources.load():
+        for module in modules:
             ctx.log.debug("task %d: restoring %s", task.pid, module.NAME)
             module.restore(ctx, task)
-        restorer.jump(ctx, task, blob, status_w)
+        restorer.jump(ctx, task, blob, chan.report_w)
     except CriuError as e:
-        _report(status_w, str(e))
+        _report(chan.report_w, str(e))
     except BaseException as e:  # noqa: BLE001 - the child must not escape
-        _report(status_w, f"task {task.pid}: {type(e).__name__}: {e}")
+        _report(chan.report_w, f"task {task.pid}: {type(e).__name__}: {e}")
         ctx.log.debug("%s", traceback.format_exc())
     os._exit(1)
 
 
-def _report(fd: int, message: str) -> None:
+def _fork_child(ctx: RestoreContext, parent: RestoreTask, kid: RestoreTask,
+                blob: Blob, modules: list, chan: _Channel) -> None:
     try:
-        os.write(fd, message.encode(errors="replace")[:4000])
+        pid = nclone.fork_with_tid([kid.pid])
+    except FileExistsError:
+        raise RestoreError(f"task {kid.pid}: PID {kid.pid} is already "
+                           "used") from None
+    except OSError as e:
+        raise RestoreError(f"task {kid.pid}: cannot create it with clone3: "
+                           f"{e.strerror}") from e
+    if pid == 0:
+        kid.service_fds.base = parent.service_fds.base
+        kid.service_fds.fds = dict(parent.service_fds.fds)
+        _task_main(ctx, kid, blob, modules, chan)
+
+
+def _become_zombie(task: RestoreTask) -> None:
+    """Die the way the dumped zombie did, so its parent reaps that status."""
+    import resource
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(task.core.tc.comm)
+    except OSError:
+        pass                            # only `ps` would show the difference
+    status = task.core.tc.exit_code
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0)
+
+
+def _report(fd: int, message: str) -> None:
+    line = " ".join(message.split())[:4000] + "\n"
+    try:
+        os.write(fd, line.encode(errors="replace"))
     except OSError:
         pass
-
-
-def _read_status(fd: int) -> str:
-    chunks = []
-    while True:
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    return b"".join(chunks).decode(errors="replace").strip()
-
-
-def _drive(ctx: RestoreContext, task: RestoreTask, pid: int,
-           status_r: int) -> None:
-    """Follow the child until the restorer stops itself, then finish it."""
-    where = f"task {task.pid}"
-    while True:
-        st = waitpid(pid)
-        assert st is not None
-        if st.exited:
-            reason = _read_status(status_r) or f"{where}: {st.describe()}"
-            raise RestoreError(reason)
-        if st.is_event_stop:
-            pt.cont(pid)
-            continue
-        sig = st.stop_signal
-        if sig == signal.SIGSTOP and st.is_signal_delivery and \
-                _at_restorer_end(pid):
-            _finish(ctx, task, pid)
-            return
-        if sig in CRASH_SIGNALS:
-            regs = _get_regs(pid)
-            raise RestoreError(f"{where}: restore crashed with "
-                               f"{signal.Signals(sig).name} at ip "
-                               f"{regs.rip:#x}")
-        pt.cont(pid, sig)
 
 
 def _get_regs(pid: int) -> UserRegs:
@@ -233,43 +558,10 @@ def _set_regs(pid: int, regs: UserRegs) -> None:
     pt.set_regset(pid, pt.NT_PRSTATUS, bytes(regs))
 
 
-def _at_restorer_end(pid: int) -> bool:
-    """The SIGSTOP the restorer sends itself last: rip just after its
+def _at_restorer_end(regs: UserRegs) -> bool:
+    """The SIGSTOP a restorer thread sends itself last: rip just after its
     syscall, inside the region r12/r13 describe."""
-    regs = _get_regs(pid)
     return regs.r12 <= regs.rip - 2 < regs.r12 + regs.r13 and regs.rax == 0
-
-
-def _finish(ctx: RestoreContext, task: RestoreTask, pid: int) -> None:
-    """Unmap the restorer region, then rt_sigreturn into the target."""
-    where = f"task {task.pid}"
-    at_trap = _get_regs(pid)
-    region, length = at_trap.r12, at_trap.r13
-    ip = _vdso_syscall_ip(ctx, task, pid)
-    call = at_trap.copy()
-    call.set_syscall(NR_MUNMAP, (region, length), ip)
-    _set_regs(pid, call)
-    for _ in range(2):                      # syscall entry, then exit
-        pt.syscall_step(pid)
-        st = waitpid(pid)
-        assert st is not None
-        if st.exited or not st.is_syscall_stop:
-            raise RestoreError(f"{where}: unmapping the restorer: "
-                               f"{st.describe()}")
-    ret = _get_regs(pid).syscall_ret
-    if ret != 0:
-        raise RestoreError(f"{where}: unmapping the restorer: "
-                           f"{os.strerror(-ret)}")
-    final = at_trap.copy()
-    final.rip = ip
-    final.rax = NR_RT_SIGRETURN
-    final.orig_rax = 0xFFFFFFFFFFFFFFFF
-    _set_regs(pid, final)
-    ctx.log.debug("%s: restorer region %#x+%#x unmapped; rt_sigreturn at "
-                  "%#x", where, region, length, ip)
-    # A task dumped in a group stop stops again before its first step.
-    stopped = task.core.tc.task_state == TASK_STOPPED
-    pt.detach(pid, signal.SIGSTOP if stopped else 0)
 
 
 def _vdso_syscall_ip(ctx: RestoreContext, task: RestoreTask,

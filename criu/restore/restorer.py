@@ -29,6 +29,7 @@ from criu.restorer import args as ra
 
 PAGE = 4096
 STACK_SIZE = 64 << 10
+THREAD_STACK_SIZE = 16 << 10        # other threads only restore themselves
 TASK_SIZE = 0x7FFFFFFFF000          # x86_64, 4-level page tables
 LOWEST = 0x10000000
 PROT_RWX = 7
@@ -90,6 +91,7 @@ def special_moves(own: list[vm.Vma],
 
 
 def _creds(creds: Any) -> dict[str, Any]:
+    """rst_creds of one thread (present=0: keep criu's)."""
     if creds is None:
         return {"present": 0}
 
@@ -110,15 +112,18 @@ def _creds(creds: Any) -> dict[str, Any]:
 
 
 def build_block(base: int, region_start: int, region_len: int,
-                stack_top: int, scratch: int, task: RestoreTask,
+                stacks: list[int], scratch: int, task: RestoreTask,
                 moves: list[dict[str, int]], close_fds: list[int],
                 status_fd: int) -> ra.RestorerBlock:
+    """The argument block: the task's part, then one rst_thread per thread
+    (leader first) with its own restorer stack (stacks[i], tops)."""
     mem = task.restorer_args.memory
     cpu = task.restorer_args.cpu
+    creds = getattr(task.restorer_args, "creds", {}) or {}
     block = ra.RestorerBlock(base=base)
     f = block.fields
     f.update(self_start=region_start, self_len=region_len,
-             stack_top=stack_top, scratch=scratch, log_fd=status_fd,
+             stack_top=stacks[0], scratch=scratch, log_fd=status_fd,
              pages_fd=mem.pages_fd)
     unmap = [dict(start=0, len=region_start),
              dict(start=region_start + region_len,
@@ -144,9 +149,6 @@ def build_block(base: int, region_start: int, region_len: int,
                    auxv_size=len(auxv), exe_fd=mem.exe_fd)
     offset, size, sig = selfcall.glibc_rseq()
     f.update(own_rseq_offset=offset, own_rseq_size=size, own_rseq_sig=sig)
-    if cpu.rseq:
-        f.update(rseq_ptr=cpu.rseq[0], rseq_len=cpu.rseq[1],
-                 rseq_sig=cpu.rseq[2])
     actions = [dict(handler=0, flags=0, restorer=0, mask=0)] * ra.RST_NSIG
     mask = 0
     for sig_no, (handler, flags, restorer, sa_mask) in cpu.sigactions.items():
@@ -154,18 +156,49 @@ def build_block(base: int, region_start: int, region_len: int,
                                    restorer=restorer, mask=sa_mask)
         mask |= 1 << (sig_no - 1)
     f.update(sigactions=actions, sigaction_set=mask)
-    f["creds"] = _creds(getattr(task.restorer_args, "creds", None))
     rlimits = getattr(task.restorer_args, "rlimits", [])
     f["rlimits"] = block.add_array(ra.RST_RLIMIT, rlimits)
     f["nr_rlimits"] = len(rlimits)
-    f.update(fs_base=cpu.fs_base, gs_base=cpu.gs_base,
-             clear_tid_addr=cpu.clear_tid_addr)
     f["dumpable"] = mm.dumpable if mm.HasField("dumpable") else -1
     f["close_fds"] = block.add_fds(close_fds)
     f["nr_close_fds"] = len(close_fds)
-    f["frame_src"] = block.add_bytes(cpu.frame, 64)
-    f.update(frame_len=len(cpu.frame), frame_dst=cpu.frame_addr)
+    f["sigpending_shared"] = _siginfos(block, cpu.sigpending)
+    f["nr_sigpending_shared"] = len(cpu.sigpending)
+    threads = []
+    for th, stack in zip(cpu.threads, stacks):
+        comm = th.comm.encode()[:15]
+        entry = dict(
+            tid=th.tid, stack_top=stack,
+            frame_src=block.add_bytes(th.frame, 64),
+            frame_len=len(th.frame), frame_dst=th.frame_addr,
+            fs_base=th.fs_base, gs_base=th.gs_base,
+            clear_tid_addr=th.clear_tid_addr,
+            robust_list=th.robust_list[0],
+            robust_list_len=th.robust_list[1],
+            sigpending=_siginfos(block, th.sigpending),
+            nr_sigpending=len(th.sigpending),
+            # The leader's name is the task's comm, set by the task hook.
+            has_comm=int(bool(comm) and th.tid != task.pid),
+            comm=list(comm + bytes(16 - len(comm))),
+            creds=_creds(creds.get(th.tid)))
+        if th.rseq:
+            entry.update(rseq_ptr=th.rseq[0], rseq_len=th.rseq[1],
+                         rseq_sig=th.rseq[2])
+        threads.append(entry)
+    f["threads"] = block.add_array(ra.RST_THREAD, threads)
+    f["nr_threads"] = len(threads)
     return block
+
+
+def _siginfos(block: ra.RestorerBlock, infos: list[bytes]) -> int:
+    if not infos:
+        return 0
+    for info in infos:
+        if len(info) != ra.RST_SIGINFO_SIZE:
+            raise RestoreError(f"a pending signal's siginfo has "
+                               f"{len(info)} bytes, not "
+                               f"{ra.RST_SIGINFO_SIZE}")
+    return block.add_bytes(b"".join(infos))
 
 
 def target_fds(ctx: RestoreContext, task: RestoreTask) -> set[int]:
@@ -198,10 +231,13 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     close_fds = [fd for fd in proc.fds() if fd not in keep]
     blob_len = _page_up(blob.size)
     scratch_len = _page_up(sum(m["len"] for m in moves))
+    nr_threads = len(task.restorer_args.cpu.threads)
     # Size the argument block with a dry run at address 0.
-    probe = build_block(0, 0, 0, 0, 0, task, moves, close_fds, status_fd)
+    probe = build_block(0, 0, 0, [0] * nr_threads, 0, task, moves,
+                        close_fds, status_fd)
     args_len = _page_up(probe.size)
-    region_len = blob_len + args_len + STACK_SIZE + scratch_len
+    stacks_len = STACK_SIZE + (nr_threads - 1) * THREAD_STACK_SIZE
+    region_len = blob_len + args_len + stacks_len + scratch_len
     target = [(v["start"], v["end"]) for v in mem.vmas]
     target += [(m["to"], m["to"] + m["len"]) for m in moves]
     for attempt in range(3):
@@ -217,9 +253,11 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
                 raise RestoreError(f"{where}: no stable room for the "
                                    "restorer region") from None
     args_at = start + blob_len
-    stack_top = args_at + args_len + STACK_SIZE
-    scratch = stack_top
-    block = build_block(args_at, start, region_len, stack_top, scratch,
+    stacks = [args_at + args_len + STACK_SIZE]
+    for _ in range(nr_threads - 1):
+        stacks.append(stacks[-1] + THREAD_STACK_SIZE)
+    scratch = stacks[-1]
+    block = build_block(args_at, start, region_len, stacks, scratch,
                         task, moves, close_fds, status_fd)
     with open(proc.open("mem", os.O_RDWR), "r+b", buffering=0) as f:
         f.seek(start)

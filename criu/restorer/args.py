@@ -16,7 +16,7 @@ from typing import Any
 from criu.restorer.layout import Layout
 
 RESTORER_ARGS_MAGIC = 0x52535452
-RESTORER_ARGS_VERSION = 2
+RESTORER_ARGS_VERSION = 3
 
 RST_VMA_REGULAR = 0
 RST_VMA_SPECIAL = 1
@@ -24,6 +24,7 @@ RST_VMA_FILL = 2          # flag: map writable, fill pages, then protect
 RST_VMA_SEPARATE = 4      # flag: map elsewhere, mremap into place
 RST_VMA_DROP_FIRST = 8    # flag: drop the page faulted before that move
 RST_NSIG = 64
+RST_SIGINFO_SIZE = 128
 
 RST_VMA = Layout("rst_vma", [
     ("start", "u64"), ("end", "u64"), ("pgoff", "u64"), ("madv", "u64"),
@@ -73,6 +74,18 @@ RST_RLIMIT = Layout("rst_rlimit", [
 ])
 """struct rst_rlimit { u32 resource, pad; u64 cur, max; };"""
 
+RST_THREAD = Layout("rst_thread", [
+    ("tid", "i32"), ("has_comm", "u32"), ("stack_top", "u64"),
+    ("frame_src", "u64"), ("frame_len", "u64"), ("frame_dst", "u64"),
+    ("fs_base", "u64"), ("gs_base", "u64"), ("clear_tid_addr", "u64"),
+    ("robust_list", "u64"), ("robust_list_len", "u64"),
+    ("rseq_ptr", "u64"), ("rseq_len", "u32"), ("rseq_sig", "u32"),
+    ("sigpending", "u64"), ("nr_sigpending", "u64"),
+    ("comm", ("u8", 16)),
+    ("creds", RST_CREDS),
+])
+"""struct rst_thread (restorer.h): one per thread, the leader first."""
+
 RESTORER_ARGS = Layout("restorer_args", [
     ("magic", "u32"), ("version", "u32"),
     ("self_start", "u64"), ("self_len", "u64"), ("stack_top", "u64"),
@@ -84,14 +97,12 @@ RESTORER_ARGS = Layout("restorer_args", [
     ("mm", RST_MM_MAP),
     ("own_rseq_offset", "i64"), ("own_rseq_size", "u32"),
     ("own_rseq_sig", "u32"),
-    ("rseq_ptr", "u64"), ("rseq_len", "u32"), ("rseq_sig", "u32"),
     ("sigaction_set", "u64"), ("sigactions", (RST_SIGACTION, RST_NSIG)),
-    ("creds", RST_CREDS),
-    ("fs_base", "u64"), ("gs_base", "u64"),
-    ("dumpable", "i32"), ("pad2", "u32"), ("clear_tid_addr", "u64"),
+    ("dumpable", "i32"), ("threads_done", "u32"),
     ("rlimits", "u64"), ("nr_rlimits", "u64"),
     ("close_fds", "u64"), ("nr_close_fds", "u64"),
-    ("frame_src", "u64"), ("frame_len", "u64"), ("frame_dst", "u64"),
+    ("threads", "u64"), ("nr_threads", "u64"),
+    ("sigpending_shared", "u64"), ("nr_sigpending_shared", "u64"),
     ("error", "i64"), ("error_step", "u64"),
 ])
 """struct restorer_args (restorer.h, version RESTORER_ARGS_VERSION)."""

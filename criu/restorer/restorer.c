@@ -35,6 +35,7 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 #define ARCH_GET_FS	0x1003
 
 #define PR_SET_DUMPABLE		4
+#define PR_SET_NAME		15
 #define PR_SET_MM		35
 #define PR_SET_MM_MAP		14
 #define PR_SET_SECUREBITS	28
@@ -51,6 +52,31 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 #define MREMAP_MAYMOVE	1
 #define MREMAP_FIXED	2
 #define MAP_FIXED	0x10
+
+#define CLONE_VM	0x00000100
+#define CLONE_FS	0x00000200
+#define CLONE_FILES	0x00000400
+#define CLONE_SIGHAND	0x00000800
+#define CLONE_THREAD	0x00010000
+#define CLONE_SYSVSEM	0x00040000
+#define THREAD_FLAGS	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | \
+			 CLONE_THREAD | CLONE_SYSVSEM)
+
+/* struct clone_args of clone3(2), CLONE_ARGS_SIZE_VER2. */
+struct clone_args {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+	uint64_t set_tid;
+	uint64_t set_tid_size;
+	uint64_t cgroup;
+};
+_Static_assert(sizeof(struct clone_args) == 88, "clone_args v2");
 
 #define _LINUX_CAPABILITY_VERSION_3	0x20080522
 #define CAP_LAST_CAP_MAX		63
@@ -72,6 +98,10 @@ enum step {
 	STEP_DUMPABLE,
 	STEP_TLS,
 	STEP_RLIMIT,
+	STEP_THREAD,
+	STEP_ROBUST_LIST,
+	STEP_SIGQUEUE,
+	STEP_COMM,
 };
 
 static const char *const step_names[] = {
@@ -91,6 +121,10 @@ static const char *const step_names[] = {
 	[STEP_DUMPABLE] = "set dumpable",
 	[STEP_TLS] = "set fs/gs base",
 	[STEP_RLIMIT] = "set resource limit",
+	[STEP_THREAD] = "create thread",
+	[STEP_ROBUST_LIST] = "set robust futex list",
+	[STEP_SIGQUEUE] = "queue pending signal",
+	[STEP_COMM] = "set thread name",
 };
 
 struct iovec {
@@ -407,15 +441,167 @@ static void close_fds(struct restorer_args *args)
 		sys_close(fds[i]);
 }
 
+/* Queue siginfo_t[] again: to the whole process (tid 0) or one thread. */
+static void queue_signals(long pid, long tid, uint64_t infos, uint64_t nr)
+{
+	uint64_t i;
+	long ret;
+
+	for (i = 0; i < nr; i++) {
+		char *info = (char *)infos + i * RST_SIGINFO_SIZE;
+		int sig = *(int32_t *)info;
+
+		if (tid)
+			ret = sys_rt_tgsigqueueinfo(pid, tid, sig,
+						    (unsigned long)info);
+		else
+			ret = sys_rt_sigqueueinfo(pid, sig,
+						  (unsigned long)info);
+		if (ret)
+			fail(STEP_SIGQUEUE, sig, ret);
+	}
+}
+
+/*
+ * The per-thread part, run by every thread on its own restorer stack (the
+ * leader last, after creating the others).  Ends stopped by a SIGSTOP to
+ * itself, with rsp on the dumped frame; criu takes over there.
+ */
+static void __attribute__((noreturn, used))
+restore_thread(struct restorer_args *args, struct rst_thread *t)
+{
+	long pid = sys_getpid();
+	long tid = sys_gettid();
+	long ret;
+
+	if (tid != t->tid)
+		fail(STEP_THREAD, t->tid, -22 /* EINVAL: wrong tid */);
+	sys_set_tid_address(t->clear_tid_addr);
+	if (t->robust_list) {
+		ret = sys_set_robust_list(t->robust_list, t->robust_list_len);
+		if (ret)
+			fail(STEP_ROBUST_LIST, t->robust_list, ret);
+	}
+	if (t->rseq_len) {
+		ret = sys_rseq(t->rseq_ptr, t->rseq_len, 0, t->rseq_sig);
+		if (ret)
+			fail(STEP_RSEQ, t->rseq_ptr, ret);
+	}
+	if (t->has_comm) {
+		ret = sys_prctl(PR_SET_NAME, (unsigned long)t->comm, 0, 0, 0);
+		if (ret)
+			fail(STEP_COMM, tid, ret);
+	}
+	/* Every signal is blocked here: they stay queued until sigreturn. */
+	queue_signals(pid, tid, t->sigpending, t->nr_sigpending);
+	restore_creds(&t->creds);
+	/*
+	 * A uid change resets the mm's dumpable flag: whichever thread is the
+	 * last past its credentials sets the dumped value.
+	 */
+	if (__atomic_add_fetch(&args->threads_done, 1, __ATOMIC_SEQ_CST) ==
+	    args->nr_threads && args->dumpable >= 0) {
+		ret = sys_prctl(PR_SET_DUMPABLE, args->dumpable, 0, 0, 0);
+		if (ret)
+			fail(STEP_DUMPABLE, args->dumpable, ret);
+	}
+
+	memcpy((void *)t->frame_dst, (void *)t->frame_src, t->frame_len);
+	/* The leader closes criu's fds (pages image, log) last of its steps. */
+	if (t == (struct rst_thread *)args->threads)
+		close_fds(args);
+
+	ret = sys_arch_prctl(ARCH_SET_GS, t->gs_base);
+	if (ret)
+		fail(STEP_TLS, t->gs_base, ret);
+	ret = sys_arch_prctl(ARCH_SET_FS, t->fs_base);
+	if (ret)
+		fail(STEP_TLS, t->fs_base, ret);
+
+	/*
+	 * rsp points just past the frame's return address, as after a signal
+	 * handler's ret.  criu takes over at the SIGSTOP we send this thread
+	 * (not a trap: a forced SIGTRAP would reset the task's SIGTRAP
+	 * action; a thread-directed signal stops only this thread under
+	 * ptrace): once every thread of the tree is there, it unmaps this
+	 * region (r12, r13 say which) and runs rt_sigreturn at a syscall
+	 * instruction of the vdso in each thread.
+	 */
+	{
+		register uint64_t r12 asm("r12") = args->self_start;
+		register uint64_t r13 asm("r13") = args->self_len;
+
+		asm volatile("mov %[sp], %%rsp\n\t"
+			     "syscall\n\t"
+			     "ud2\n\t"
+			     :
+			     : [sp] "r"(t->frame_dst + 8), "a"(__NR_tgkill),
+			       "D"(pid), "S"(tid), "d"(SIGSTOP_NR), "r"(r12),
+			       "r"(r13)
+			     : "memory", "rcx", "r11");
+	}
+	for (;;)
+		;
+}
+
+/*
+ * clone3() a thread of ours with the dumped tid, on its own restorer stack.
+ * The child returns from the syscall on that fresh stack, so it must not
+ * return from here: it calls restore_thread() straight from the asm.
+ */
+static long clone_thread(struct restorer_args *args, struct rst_thread *t,
+			 struct clone_args *ca)
+{
+	register uint64_t r12 asm("r12") = (uint64_t)args;
+	register uint64_t r13 asm("r13") = (uint64_t)t;
+	long ret;
+
+	asm volatile("syscall\n\t"
+		     "test %%rax, %%rax\n\t"
+		     "jnz 1f\n\t"
+		     "xor %%rbp, %%rbp\n\t"
+		     "mov %%r12, %%rdi\n\t"
+		     "mov %%r13, %%rsi\n\t"
+		     "call restore_thread\n\t"
+		     "ud2\n"
+		     "1:\n\t"
+		     : "=a"(ret)
+		     : "a"(__NR_clone3), "D"(ca), "S"(sizeof(*ca)), "r"(r12),
+		       "r"(r13)
+		     : "memory", "rcx", "r11");
+	return ret;
+}
+
+static void create_threads(struct restorer_args *args)
+{
+	struct rst_thread *t = (struct rst_thread *)args->threads;
+	uint64_t i;
+	long ret;
+
+	for (i = 1; i < args->nr_threads; i++) {
+		int32_t tid = t[i].tid;
+		struct clone_args ca = {
+			.flags = THREAD_FLAGS,
+			.stack = t[i].stack_top - 8192,
+			.stack_size = 8192,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+
+		ret = clone_thread(args, &t[i], &ca);
+		if (ret != tid)
+			fail(STEP_THREAD, tid, compel_is_error(ret) ? ret : -22);
+	}
+}
+
 static void __attribute__((noreturn, used)) restore_main(struct restorer_args *args)
 {
 	uint64_t all = ~0ULL;
-	long self_pid;
 	long ret;
 
 	log_fd = args->log_fd;
 	if (args->magic != RESTORER_ARGS_MAGIC ||
-	    args->version != RESTORER_ARGS_VERSION)
+	    args->version != RESTORER_ARGS_VERSION || !args->nr_threads)
 		fail(STEP_ARGS, args->version, -22);
 
 	/* criu's glibc registered rseq in memory about to disappear. */
@@ -439,59 +625,15 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 	map_vmas(args);
 	read_pages(args);
 	protect_vmas(args);
-
-	self_pid = sys_getpid();
-	sys_set_tid_address(args->clear_tid_addr);
 	restore_sigactions(args);
+	queue_signals(sys_getpid(), 0, args->sigpending_shared,
+		      args->nr_sigpending_shared);
 
-	if (args->rseq_len) {
-		ret = sys_rseq(args->rseq_ptr, args->rseq_len, 0,
-			       args->rseq_sig);
-		if (ret)
-			fail(STEP_RSEQ, args->rseq_ptr, ret);
-	}
-
-	/* Before the uid changes: prlimit64 on oneself never needs more. */
+	/* With criu's credentials still: set_tid needs them. */
+	create_threads(args);
+	/* prlimit64 on oneself never needs more than we have here. */
 	restore_rlimits(args);
-	restore_creds(&args->creds);
-	if (args->dumpable >= 0) {
-		ret = sys_prctl(PR_SET_DUMPABLE, args->dumpable, 0, 0, 0);
-		if (ret)
-			fail(STEP_DUMPABLE, args->dumpable, ret);
-	}
-
-	memcpy((void *)args->frame_dst, (void *)args->frame_src,
-	       args->frame_len);
-	close_fds(args);
-
-	ret = sys_arch_prctl(ARCH_SET_GS, args->gs_base);
-	if (ret)
-		fail(STEP_TLS, args->gs_base, ret);
-	ret = sys_arch_prctl(ARCH_SET_FS, args->fs_base);
-	if (ret)
-		fail(STEP_TLS, args->fs_base, ret);
-
-	/*
-	 * rsp points just past the frame's return address, as after a signal
-	 * handler's ret.  criu takes over at the SIGSTOP we send ourselves
-	 * (not a trap: a forced SIGTRAP would reset the task's SIGTRAP
-	 * action): it unmaps this region (r12, r13 say which) and runs
-	 * rt_sigreturn at a syscall instruction of the vdso.
-	 */
-	{
-		register uint64_t r12 asm("r12") = args->self_start;
-		register uint64_t r13 asm("r13") = args->self_len;
-
-		asm volatile("mov %[sp], %%rsp\n\t"
-			     "syscall\n\t"
-			     "ud2\n\t"
-			     :
-			     : [sp] "r"(args->frame_dst + 8), "a"(__NR_kill),
-			       "D"(self_pid), "S"(SIGSTOP_NR), "r"(r12), "r"(r13)
-			     : "memory", "rcx", "r11");
-	}
-	for (;;)
-		;
+	restore_thread(args, (struct rst_thread *)args->threads);
 }
 
 /*

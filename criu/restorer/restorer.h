@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define RESTORER_ARGS_MAGIC	0x52535452u	/* "RSTR" */
-#define RESTORER_ARGS_VERSION	2u
+#define RESTORER_ARGS_VERSION	3u
 
 /* rst_vma.kind */
 #define RST_VMA_REGULAR		0u
@@ -128,15 +128,50 @@ struct rst_rlimit {
 };
 
 #define RST_NSIG	64
+#define RST_SIGINFO_SIZE	128
+
+/*
+ * One thread of the task, leader first.  Everything here is per thread in
+ * the kernel: the leader applies its own part last, the others are created
+ * by the leader with clone3(set_tid) and apply theirs on their own.
+ */
+struct rst_thread {
+	int32_t tid;
+	uint32_t has_comm;	/* comm below is to be set (non-leaders) */
+	uint64_t stack_top;	/* this thread's restorer stack, 16-aligned */
+
+	/* rt_sigframe built by criu: copied to frame_dst, then rt_sigreturn. */
+	uint64_t frame_src;
+	uint64_t frame_len;
+	uint64_t frame_dst;
+
+	uint64_t fs_base;
+	uint64_t gs_base;
+	uint64_t clear_tid_addr;	/* set_tid_address() */
+	uint64_t robust_list;		/* set_robust_list(), 0: none */
+	uint64_t robust_list_len;
+
+	uint64_t rseq_ptr;
+	uint32_t rseq_len;		/* 0: none */
+	uint32_t rseq_sig;
+
+	/* Signals queued to this thread only: siginfo_t[] (128 bytes each). */
+	uint64_t sigpending;
+	uint64_t nr_sigpending;
+
+	char comm[16];
+
+	struct rst_creds creds;
+};
 
 struct restorer_args {
 	uint32_t magic;
 	uint32_t version;
 
-	/* This region (blob, args, stack): kept until the very end. */
+	/* This region (blob, args, stacks): kept until the very end. */
 	uint64_t self_start;
 	uint64_t self_len;
-	uint64_t stack_top;	/* 16-byte aligned, inside self */
+	uint64_t stack_top;	/* the leader's stack, 16-byte aligned, in self */
 
 	/* criu's own mappings to remove first (never self, never specials). */
 	uint64_t unmap;		/* struct rst_range[] */
@@ -163,21 +198,11 @@ struct restorer_args {
 	uint32_t own_rseq_size;		/* 0: none registered */
 	uint32_t own_rseq_sig;
 
-	/* Target's rseq registration. */
-	uint64_t rseq_ptr;
-	uint32_t rseq_len;		/* 0: none */
-	uint32_t rseq_sig;
-
 	uint64_t sigaction_set;		/* bit (signo - 1): restore that action */
 	struct rst_sigaction sigactions[RST_NSIG];
 
-	struct rst_creds creds;
-
-	uint64_t fs_base;
-	uint64_t gs_base;
 	int32_t dumpable;	/* PR_SET_DUMPABLE value after creds, -1: keep */
-	uint32_t pad2;
-	uint64_t clear_tid_addr;	/* set_tid_address() of the thread */
+	uint32_t threads_done;	/* threads past their credentials (atomic) */
 
 	uint64_t rlimits;		/* struct rst_rlimit[] */
 	uint64_t nr_rlimits;
@@ -186,10 +211,12 @@ struct restorer_args {
 	uint64_t close_fds;	/* int32_t[] */
 	uint64_t nr_close_fds;
 
-	/* rt_sigframe built by criu: copied to frame_dst, then rt_sigreturn. */
-	uint64_t frame_src;
-	uint64_t frame_len;
-	uint64_t frame_dst;
+	uint64_t threads;		/* struct rst_thread[], leader first */
+	uint64_t nr_threads;
+
+	/* Signals queued to the whole process: siginfo_t[] (128 bytes each). */
+	uint64_t sigpending_shared;
+	uint64_t nr_sigpending_shared;
 
 	/* Set by the blob when it fails: step number and -errno. */
 	int64_t error;

@@ -51,11 +51,17 @@ def test_interrupted_syscall_is_made_restartable() -> None:
     assert bytes(regs) == before
 
 
-def _xsave_buffer() -> bytes:
+def _imaged(comps: dict) -> dict:
+    numbers = {n for _, n, _ in cpu.XSAVE_FIELDS}
+    return {n: c for n, c in comps.items() if n in numbers}
+
+
+def _xsave_buffer(imaged_only: bool = False) -> bytes:
     """A standard-layout XSAVE area as ptrace gives it, with a pattern in
-    every component this CPU has."""
-    comps = xs.components()
-    size = max([c.offset + c.size for c in comps.values()] + [576])
+    every component this CPU has (or only those the image can hold)."""
+    all_comps = xs.components()
+    comps = _imaged(all_comps) if imaged_only else all_comps
+    size = max([c.offset + c.size for c in all_comps.values()] + [576])
     buf = bytearray(size)
     struct.pack_into("<HHHH", buf, 0, 0x37F, 0, 0xFF, 0)
     struct.pack_into("<II", buf, 24, 0x1F80, 0xFFFF)
@@ -72,14 +78,16 @@ def _xsave_buffer() -> bytes:
 
 
 def test_xsave_round_trip_keeps_every_component() -> None:
-    data = _xsave_buffer()
+    """Every component the image format has a field for (AMX tiles, 17
+    and 18, have none: such state is refused at dump, tested below)."""
+    data = _xsave_buffer(imaged_only=True)
     fpregs = core_x86_pb2.user_x86_fpregs_entry()
     cpu.xsave_to_core(data, fpregs)
     assert fpregs.mxcsr == 0x1F80 and fpregs.cwd == 0x37F
     assert len(fpregs.xmm_space) == 64 and len(fpregs.st_space) == 32
     back = cpu.core_to_xsave(fpregs)
     assert back[32:416] == data[32:416]
-    for n, c in xs.components().items():
+    for n, c in _imaged(xs.components()).items():
         assert back[c.offset:c.offset + c.size] == \
             data[c.offset:c.offset + c.size], f"component {n}"
     size = cpu.xstate_size()
@@ -94,7 +102,7 @@ def test_xsave_round_trip_keeps_every_component() -> None:
                     reason="this CPU has no AVX-512")
 def test_avx512_lands_in_criu_fields() -> None:
     fpregs = core_x86_pb2.user_x86_fpregs_entry()
-    cpu.xsave_to_core(_xsave_buffer(), fpregs)
+    cpu.xsave_to_core(_xsave_buffer(imaged_only=True), fpregs)
     x = fpregs.xsave
     assert len(x.ymmh_space) == 64          # 16 x 128 bits in u32
     assert len(x.opmask_reg) == 8
@@ -127,7 +135,7 @@ def test_sigframe_layout() -> None:
 
 def test_state_this_cpu_lacks_is_refused() -> None:
     fpregs = core_x86_pb2.user_x86_fpregs_entry()
-    cpu.xsave_to_core(_xsave_buffer(), fpregs)
+    cpu.xsave_to_core(_xsave_buffer(imaged_only=True), fpregs)
     fpregs.xsave.xstate_bv |= 1 << xs.PKRU
     del fpregs.xsave.pkru[:]
     fpregs.xsave.pkru.extend([0x55555554, 0])
@@ -135,3 +143,14 @@ def test_state_this_cpu_lacks_is_refused() -> None:
         pytest.skip("this CPU has PKRU: nothing is missing")
     with pytest.raises(cpu.MissingXFeature, match="pkru"):
         cpu.core_to_xsave(fpregs)
+
+
+def test_xsave_with_state_the_image_cannot_hold_is_refused() -> None:
+    comps = xs.components()
+    extra = [n for n in comps if n not in _imaged(comps)]
+    if not extra:
+        pytest.skip("this CPU has only XSAVE components the image holds "
+                    "(no AMX)")
+    data = _xsave_buffer()
+    with pytest.raises(cpu.UnimagedXFeature, match="AMX"):
+        cpu.xsave_to_core(data, core_x86_pb2.user_x86_fpregs_entry())

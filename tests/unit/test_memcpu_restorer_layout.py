@@ -16,24 +16,12 @@ from criu.restorer import args
 
 HEADER_DIR = pathlib.Path(args.__file__).parent
 
-CHECKS = {
-    "restorer_args": (args.RESTORER_ARGS, ["self_start", "stack_top", "unmap",
-                      "moves", "scratch", "vmas", "runs", "pages_fd", "log_fd",
-                      "mm", "own_rseq_offset", "own_rseq_size", "rseq_ptr",
-                      "rseq_sig", "sigaction_set", "sigactions", "creds",
-                      "fs_base", "gs_base", "dumpable", "clear_tid_addr", "rlimits",
-                      "nr_rlimits", "close_fds",
-                      "frame_src", "frame_dst", "error", "error_step"]),
-    "rst_vma": (args.RST_VMA, ["start", "madv", "prot", "fd", "kind",
-                               "map_prot"]),
-    "rst_mm_map": (args.RST_MM_MAP, ["auxv", "auxv_size", "exe_fd"]),
-    "rst_creds": (args.RST_CREDS, ["ngroups", "groups", "secbits", "cap_inh",
-                  "cap_amb"]),
-    "rst_sigaction": (args.RST_SIGACTION, ["mask"]),
-    "rst_move": (args.RST_MOVE, ["to", "len"]),
-    "rst_run": (args.RST_RUN, ["len", "off"]),
-    "rst_rlimit": (args.RST_RLIMIT, ["resource", "cur", "max"]),
-}
+# Every field of every struct: one added on one side only fails.
+LAYOUTS = [args.RESTORER_ARGS, args.RST_VMA, args.RST_MM_MAP, args.RST_CREDS,
+           args.RST_SIGACTION, args.RST_MOVE, args.RST_RUN, args.RST_RLIMIT,
+           args.RST_RANGE, args.RST_THREAD]
+CHECKS = {layout.name: (layout, [f[0] for f in layout.fields])
+          for layout in LAYOUTS}
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")

@@ -53,6 +53,11 @@ FP_XSTATE_MAGIC2 = 0x46505845
 XSAVE_HDR_SIZE = 64
 
 
+class UnimagedXFeature(ValueError):
+    """The thread holds live state of an XSAVE component the image format
+    has no field for: dumping it would lose that state."""
+
+
 class MissingXFeature(ValueError):
     """The image holds live state of an XSAVE component this CPU lacks."""
 
@@ -100,6 +105,13 @@ def xsave_to_core(data: bytes, fpregs: Any) -> None:
         return
     area = xs.XSave(data)
     features = area.xfeatures
+    live = area.xstate_bv & ~(0b11 | sum(1 << n for _, n, _ in XSAVE_FIELDS))
+    if live:
+        raise UnimagedXFeature(
+            "XSAVE component(s) " + ", ".join(
+                str(n) for n in range(64) if live & (1 << n)) +
+            " in use (e.g. AMX tiles: 17, 18), which CRIU's image format "
+            "cannot hold")
     x = fpregs.xsave
     x.xstate_bv = area.xstate_bv
     for field, number, fmt in XSAVE_FIELDS:
