@@ -34,3 +34,4 @@ ZDTM_LDLIBS_pthread00 := -lpthread
 ZDTM_LDLIBS_pthread01 := -lpthread
 ZDTM_LDLIBS_pthread02 := -lpthread
 ZDTM_LDLIBS_sigpending := -lpthread
+ZDTM_LDLIBS_pthread_timers := -lpthread
