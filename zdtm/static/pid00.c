@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pid00 - children and grandchildren keep their pids, and each its parent,
+ * across a checkpoint.
+ */
+#include "zdtmtst.h"
+#include "tree.h"
+
+static struct tt_task tab[] = {
+	{ .parent = -1 },	/* 0: the test */
+	{ .parent = 0 },	/* 1 */
+	{ .parent = 0 },	/* 2 */
+	{ .parent = 1 },	/* 3: a grandchild */
+	{ .parent = 1 },	/* 4 */
+	{ .parent = 3 },	/* 5: a great-grandchild */
+	{ .parent = 0 },	/* 6 */
+};
+
+#define NTASKS ((int)(sizeof(tab) / sizeof(tab[0])))
+
+int main(int argc, char **argv)
+{
+	int errs;
+
+	test_init(argc, argv);
+	if (tt_create(tab, NTASKS))
+		return 1;
+
+	test_daemon();
+	test_waitsig();
+
+	errs = tt_verify(tab, NTASKS, "restored");
+	errs += tt_finish(tab, NTASKS);
+	if (errs) {
+		fail("%d differences in the process tree (see above)", errs);
+		return 1;
+	}
+	pass();
+	return 0;
+}
