@@ -299,9 +299,9 @@ static void __attribute__((noreturn)) tt_child(struct tt_task *tab, int n,
 	} else if ((t->flags & TT_SETPGID) && setpgid(0, 0)) {
 		pr_perror("task %d: setpgid(0, 0)", i);
 		ok = 0;
-	} else if ((t->flags & TT_JOIN) && setpgid(0, tab[t->join].pid)) {
+	} else if ((t->flags & TT_JOIN) && setpgid(0, tab[t->join].pgid)) {
 		pr_perror("task %d: can't join the group of task %d (%d)", i,
-			  t->join, tab[t->join].pid);
+			  t->join, tab[t->join].pgid);
 		ok = 0;
 	}
 	t->pid = getpid();
@@ -354,7 +354,7 @@ static int tt_check_layout(struct tt_task *tab, int n)
 		else if (t->flags & TT_SETPGID)
 			pgid = t->pid;
 		else if (t->flags & TT_JOIN)
-			pgid = tab[t->join].pid;
+			pgid = tab[t->join].pgid;
 		if (t->sid != sid || t->pgid != pgid) {
 			pr_err("set-up: task %d (pid %d) in session %d group %d, expected %d %d\n",
 			       i, t->pid, t->sid, t->pgid, sid, pgid);
@@ -503,6 +503,8 @@ void tt_kill(struct tt_task *tab, int n)
 {
 	int i, waited;
 
+	/* The orphans of the killed become ours, not the runner's. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	for (i = 1; i < n; i++)
 		if (tab[i].pid > 0)
 			kill(tab[i].pid, SIGKILL);

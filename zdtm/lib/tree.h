@@ -36,7 +36,7 @@
 
 #define TT_SETSID	0x01	/* setsid(): a session and group of its own */
 #define TT_SETPGID	0x02	/* setpgid(0, 0): a group of its own */
-#define TT_JOIN		0x04	/* setpgid(0, pid of task .join) */
+#define TT_JOIN		0x04	/* setpgid() into the group of task .join */
 #define TT_ZOMBIE	0x08	/* exits (.code or .sig) once set up, unreaped */
 #define TT_DEAD		0x10	/* exits once set up, reaped by its parent */
 #define TT_STOP		0x20	/* stopped by .stopsig (SIGSTOP if 0) */
