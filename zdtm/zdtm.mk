@@ -35,3 +35,6 @@ ZDTM_LDLIBS_pthread01 := -lpthread
 ZDTM_LDLIBS_pthread02 := -lpthread
 ZDTM_LDLIBS_sigpending := -lpthread
 ZDTM_LDLIBS_pthread_timers := -lpthread
+
+# stopped01, stopped02 and stopped12 are stopped.c with other defines.
+zdtm/static/stopped01 zdtm/static/stopped02 zdtm/static/stopped12: zdtm/static/stopped.c

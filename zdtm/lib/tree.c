@@ -77,6 +77,28 @@ int tt_stat(pid_t pid, struct tt_stat *st)
 	return field > 6 ? 0 : -1;
 }
 
+int tt_status_mask(pid_t pid, const char *key, unsigned long long *mask)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	int ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		*mask = strtoull(line + klen + 1, NULL, 16);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
 bool tt_alive_state(char state)
 {
 	return state == 'R' || state == 'S' || state == 'D';

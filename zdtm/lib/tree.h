@@ -66,6 +66,9 @@ bool tt_alive_state(char state);
 /* Wait up to timeout_ms until the task is in one of states; 0 or -1. */
 int tt_wait_state(pid_t pid, const char *states, int timeout_ms);
 
+/* The signal mask "key:" (SigPnd, ShdPnd, SigBlk...) of /proc/PID/status. */
+int tt_status_mask(pid_t pid, const char *key, unsigned long long *mask);
+
 /* Build the tree (before test_daemon()); 0, or -1 with everything killed. */
 int tt_create(struct tt_task *tab, int n);
 /* Wait until zombies are zombies and TT_STOP tasks stopped; 0 or -1. */
