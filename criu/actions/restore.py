@@ -47,10 +47,35 @@ def check_pids_free(opts: Options) -> None:
         for entry in images.read("pstree.img"):
             for pid in [entry.pid, *entry.threads]:
                 comm = _comm_of(pid)
+                if comm is not None and comm.endswith(ZOMBIE):
+                    # `criu dump && criu restore`: the dumped task may still
+                    # wait for its parent to reap it.
+                    comm = _wait_reaped(pid)
                 if comm is not None:
                     raise RestoreError(
                         f"task {entry.pid}: PID {pid} is already taken by a "
                         f"process ({comm}); cannot restore it")
+
+
+ZOMBIE = ", a zombie its parent has not reaped yet"
+ZOMBIE_WAIT = 5.0           # seconds a zombie may take to be reaped
+
+
+def _wait_reaped(pid: int) -> str | None:
+    """Wait a bounded time for a zombie holding pid to be reaped."""
+    import time
+    from criu import log
+    log.get_logger().info("PID %d is held by a zombie: waiting up to %.0f s "
+                          "for its parent to reap it", pid, ZOMBIE_WAIT)
+    deadline = time.monotonic() + ZOMBIE_WAIT
+    comm = _comm_of(pid)
+    while comm is not None and comm.endswith(ZOMBIE) and \
+            time.monotonic() < deadline:
+        time.sleep(0.01)
+        comm = _comm_of(pid)
+    if comm is not None and comm.endswith(ZOMBIE):
+        comm += f" after {ZOMBIE_WAIT:.0f} s"
+    return comm
 
 
 def _comm_of(pid: int) -> str | None:
@@ -64,7 +89,7 @@ def _comm_of(pid: int) -> str | None:
         return "?"
     comm = text[text.index("(") + 1:text.rindex(")")]
     if text[text.rindex(")") + 2:].startswith("Z"):
-        return f"{comm}, a zombie its parent has not reaped yet"
+        return comm + ZOMBIE
     return comm
 
 

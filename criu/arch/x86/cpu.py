@@ -124,15 +124,30 @@ def xsave_to_core(data: bytes, fpregs: Any) -> None:
         _assign(getattr(x, field), struct.unpack(f"<{count}{fmt}", chunk))
 
 
+XFD_CAPABLE = 1 << 2          # CPUID 0xD.n ECX: the component is dynamic
+
+
 def xstate_size() -> int:
-    """Size of the standard XSAVE layout for the features enabled here
-    (CPUID 0xD.0 EBX)."""
-    return cpuid(0xD, 0)[1]
+    """Size of the standard XSAVE layout of a signal frame's fpstate: the
+    enabled components that every task has (not the dynamic ones)."""
+    comps = xs.components()
+    features = supported_features()
+    return max([xs.HEADER_OFFSET + XSAVE_HDR_SIZE] +
+               [c.offset + c.size for n, c in comps.items()
+                if features & (1 << n)])
 
 
 def supported_features() -> int:
+    """XCR0 without the dynamic (XFD) components, AMX tiles: the kernel
+    gives a task those only after arch_prctl(ARCH_REQ_XCOMP_PERM), and its
+    rt_sigreturn refuses (falling back to the legacy FXSAVE part, which
+    loses the AVX registers) a frame that claims a larger size."""
     eax, _, _, edx = cpuid(0xD, 0)
-    return eax | (edx << 32)
+    features = eax | (edx << 32)
+    for n in range(2, 63):
+        if features & (1 << n) and cpuid(0xD, n)[2] & XFD_CAPABLE:
+            features &= ~(1 << n)
+    return features
 
 
 def core_to_xsave(fpregs: Any) -> bytes:
