@@ -273,6 +273,40 @@ def reap(pid: int, timeout: float) -> Optional[int]:
         delay = min(delay * 2, 0.1)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every task below pid (children of its threads, recursively)."""
+    out: list[int] = []
+    todo = sorted(children_of(pid))
+    while todo:
+        kid = todo.pop(0)
+        out.append(kid)
+        todo += sorted(children_of(kid))
+    return out
+
+
+def reap_gone(pids: Iterable[int], timeout: float) -> list[int]:
+    """Wait until none of pids exists any more, reaping those that become
+    our children (orphans of a killed tree come to us, the subreaper);
+    return those still there after timeout."""
+    left = set(pids)
+    deadline = time.monotonic() + timeout
+    while left:
+        for pid in list(left):
+            try:
+                got, _ = os.waitpid(pid, os.WNOHANG)
+                if got == pid:
+                    left.discard(pid)
+                    continue
+            except ChildProcessError:
+                pass
+            if not os.path.exists(f"/proc/{pid}"):
+                left.discard(pid)
+        if not left or time.monotonic() >= deadline:
+            break
+        time.sleep(0.005)
+    return sorted(left)
+
+
 def describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
@@ -310,7 +344,15 @@ def vma_lines(text: str) -> list[str]:
     so a split the kernel kept in the original (say, libc's r--p pieces with
     and without private pages) must come back split too.  Only runs of
     blanks are folded."""
-    return [" ".join(line.split()) for line in text.splitlines()]
+    lines = []
+    for line in text.splitlines():
+        words = line.split()
+        # A shared anonymous mapping lives in a shmem object that restore
+        # must create anew: only its inode number may differ.
+        if len(words) >= 6 and " ".join(words[5:]) == "/dev/zero (deleted)":
+            words[4] = "(shmem)"
+        lines.append(" ".join(words))
+    return lines
 
 
 def visible_state(pid: int) -> dict[str, object]:
@@ -527,6 +569,7 @@ class TestRun:
                     return
                 raise TestFailed("crfail: criu dump succeeded but should "
                                  "have refused this test")
+            tree = descendants(self.pid)
             try:
                 self.criu("dump", ddir, dump_args)
             except TestFailed as e:
@@ -547,6 +590,11 @@ class TestRun:
                                  "running after criu dump", ddir / "dump.log")
             self.out(f"Dumped task {self.pid} is gone "
                      f"({describe_status(status)})")
+            # The rest of the tree: orphans, reparented to us to reap.
+            left = reap_gone(tree, 5.0)
+            if left:
+                raise TestFailed(f"dump: tasks {left} of the tree are still "
+                                 "there after criu dump", ddir / "dump.log")
 
             pidfile = ddir / "restore.pid"
             self.criu("restore", ddir, ["--restore-detached",
