@@ -6,7 +6,7 @@
 #   python3-venv:      the project's virtual environment on Debian's python
 #   iproute2:          network namespaces in the TCP tests
 #   redis-server, redis-tools: the redis victim of scripts/bench.py (redis-cli
-#                      fills it and reads it back)
+#                      reads its keys back after the restore)
 set -eu
 pkgs="protobuf-compiler criu gcc make libc6-dev python3-venv iproute2
       redis-server redis-tools"
