@@ -38,3 +38,4 @@ ZDTM_LDLIBS_pthread_timers := -lpthread
 
 # stopped01, stopped02 and stopped12 are stopped.c with other defines.
 zdtm/static/stopped01 zdtm/static/stopped02 zdtm/static/stopped12: zdtm/static/stopped.c
+ZDTM_LDLIBS_thread_different_uid_gid := -lpthread
