@@ -22,7 +22,8 @@ PIDs alive, thread count, redis' keys) and kills it.  For each criu and
 victim it prints the median wall time of dump and of restore, the size of
 the pages-*.img and the page throughput (bytes per second of dump /
 restore, where the victim has memory worth measuring) and criu's peak RSS
-(ru_maxrss of the criu process, from wait4).  With --other-criu, both are
+(ru_maxrss of the criu process, from wait4 in a small C runner that
+starts it: a child of this Python process would inherit its peak).  With --other-criu, both are
 run alternately round by round and the ratios (other / ours, >1 means ours
 is faster) are printed.  A criu that fails on a victim gets one line,
 "criu failed: <its error>", and the other victims go on.  Needs root.
@@ -154,6 +155,59 @@ int main(int argc, char **argv)
 		ticks++;
 		usleep(1000);
 	}
+}
+"""
+
+# criu is run through this: a child of ours inherits our peak RSS (at exec
+# the kernel keeps the old mm's high-water mark in ru_maxrss, and a vfork
+# child's old mm is ours), so criu's own peak needs a fresh child of a
+# small process.
+RUNNER_C = r"""
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* runner OUT PROG ARGS...: run PROG, write "<its ru_maxrss KiB> <wall ns>"
+ * to OUT, exit as it did.  PROG dies with the runner. */
+int main(int argc, char **argv)
+{
+	struct timespec a, b;
+	struct rusage ru;
+	int status;
+	pid_t pid;
+	FILE *f;
+
+	if (argc < 3)
+		return 127;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	pid = fork();
+	if (pid < 0)
+		return 127;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execvp(argv[2], argv + 2);
+		fprintf(stderr, "Error: cannot run %s: %s\n", argv[2],
+			strerror(errno));
+		_exit(127);
+	}
+	if (wait4(pid, &status, 0, &ru) < 0)
+		return 127;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	f = fopen(argv[1], "w");
+	if (f) {
+		fprintf(f, "%ld %lld\n", ru.ru_maxrss,
+			(b.tv_sec - a.tv_sec) * 1000000000LL + b.tv_nsec - a.tv_nsec);
+		fclose(f);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
 }
 """
 
@@ -560,10 +614,14 @@ def run_criu(criu: str, args: list[str], timeout: float,
              work: pathlib.Path) -> tuple[float, int, int, str]:
     """(wall seconds, exit status, peak RSS KiB, error line) of one criu
     command; killed after timeout seconds."""
+    runner = build_c(work, "runner", RUNNER_C)
+    out = work / "runner.out"
+    out.unlink(missing_ok=True)
     with tempfile.TemporaryFile(dir=work) as err:
         start = time.monotonic()
         try:
-            proc = subprocess.Popen([criu, *args], stdout=subprocess.DEVNULL,
+            proc = subprocess.Popen([str(runner), str(out), criu, *args],
+                                    stdout=subprocess.DEVNULL,
                                     stderr=err, stdin=subprocess.DEVNULL)
         except OSError as e:
             return 0.0, 127, 0, str(e)
@@ -572,7 +630,7 @@ def run_criu(criu: str, args: list[str], timeout: float,
         timer.start()
         CRIU_RUNNING.append(proc.pid)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status = os.waitpid(proc.pid, 0)
         finally:
             timer.cancel()
             CRIU_RUNNING.clear()
@@ -581,8 +639,13 @@ def run_criu(criu: str, args: list[str], timeout: float,
         err.seek(0)
         text = err.read().decode(errors="replace")
     if rc and wall >= timeout:
-        return wall, rc, usage.ru_maxrss, f"timed out after {timeout:g} s"
-    return wall, rc, usage.ru_maxrss, criu_error(text, rc) if rc else ""
+        return wall, rc, 0, f"timed out after {timeout:g} s"
+    try:
+        rss_s, ns_s = out.read_text().split()
+        rss, wall = int(rss_s), int(ns_s) / 1e9
+    except (OSError, ValueError):
+        rss = 0
+    return wall, rc, rss, criu_error(text, rc) if rc else ""
 
 
 def pages_bytes(d: pathlib.Path) -> int:
