@@ -39,3 +39,5 @@ ZDTM_LDLIBS_pthread_timers := -lpthread
 # stopped01, stopped02 and stopped12 are stopped.c with other defines.
 zdtm/static/stopped01 zdtm/static/stopped02 zdtm/static/stopped12: zdtm/static/stopped.c
 ZDTM_LDLIBS_thread_different_uid_gid := -lpthread
+ZDTM_LDLIBS_seccomp_filter_tsync := -lpthread
+ZDTM_LDLIBS_seccomp_filter_threads := -lpthread
