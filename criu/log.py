@@ -195,3 +195,12 @@ def reopen_for_pid() -> None:
 def pr_msg(fmt: str, *args: object) -> None:
     """A message for the user: stdout, never filtered (CRIU's pr_msg)."""
     get_logger().log(MSG, fmt, *args, stacklevel=2)
+
+
+def flush() -> None:
+    """Write out what the log holds (before os._exit in a forked task)."""
+    for handler in get_logger().handlers:
+        try:
+            handler.flush()
+        except (OSError, ValueError):
+            pass

@@ -18,6 +18,7 @@ from criu.errors import DumpError
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
 
 NAME = "creds"
+FOR_ZOMBIES = True
 CAP_WORDS = 2           # capabilities are stored as u32 words, low first
 
 
@@ -49,6 +50,12 @@ def from_status(pid: int, status: dict[str, str]) -> Any:
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
+    if task.zombie:
+        # Who it died as: its parent sees that (e.g. reading its exit
+        # status in /proc needs the same user).
+        task.core.thread_core.creds.CopyFrom(
+            from_status(task.pid, proc.status(task.pid)))
+        return
     for tid in task.threads:
         # Credentials are per thread in the kernel: threads may differ.
         entry = from_status(task.pid, proc.status(task.pid, tid))
@@ -86,3 +93,12 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             continue
         creds[tid] = tc.creds
     task.restorer_args.creds = creds
+
+
+def apply_here(creds: Any) -> None:
+    """Become creds in this (Python) process: for a zombie, which exits
+    before any restorer could apply them."""
+    import os
+    os.setgroups(list(creds.groups))
+    os.setresgid(creds.gid, creds.egid, creds.sgid)
+    os.setresuid(creds.uid, creds.euid, creds.suid)

@@ -238,6 +238,10 @@ class _Tree:
     # -- start
     def start(self, root: RestoreTask, blob: Blob, modules: list) -> None:
         self.chan = _Channel.open(root.service_fds)
+        # Orphans of a tree killed halfway come to criu, which reaps them:
+        # a failed restore leaves no zombie holding a PID of the tree.
+        from compel.native import prctl as nprctl
+        nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1)
         # A ptrace stop of any task sends criu SIGCHLD: it wakes the loop.
         self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.old_chld = signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -289,7 +293,7 @@ class _Tree:
                 os.write(self.chan.release_w, b"r" * len(self.ctx.tasks))
                 released = True
                 self.forking_time = max(self.forking_time, 0.0)
-            if set(self.at_end) >= want_end and self.exited >= zombies:
+            if set(self.at_end) >= want_end and _all_dead(zombies):
                 return
             if not self._reap_events(zombies):
                 if time.monotonic() > deadline:
@@ -355,6 +359,11 @@ class _Tree:
             raise RestoreError(reason)
         if tid not in self.created:
             self.created.append(tid)
+        if tid in zombies:
+            # Not traced when it dies: a tracer's wait would take its exit
+            # status from /proc; it dies as its parent's child only.
+            pt.detach(tid)
+            return
         if st.event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_CLONE,
                         pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_STOP):
             pt.cont(tid)
@@ -427,23 +436,21 @@ class _Tree:
 
     # -- failure and cleanup
     def kill_all(self) -> None:
-        """SIGKILL every task created so far and reap what is ours."""
+        """SIGKILL every task created so far and reap them all (criu is
+        their subreaper): none is left, every PID is free again."""
         for tid in self.created:
             try:
                 os.kill(tid, signal.SIGKILL)
             except OSError:
                 pass
         deadline = time.monotonic() + 5
-        while self.created and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             try:
                 st = waitpid(-1, WNOHANG)
             except ChildProcessError:
-                break
+                break               # nothing of the tree is left
             if st is None:
                 time.sleep(0.005)
-                continue
-            if st.exited and st.pid in self.created:
-                self.created.remove(st.pid)
 
     def close(self) -> None:
         if self.old_chld is not None:
@@ -504,6 +511,7 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     except BaseException as e:  # noqa: BLE001 - the child must not escape
         _report(chan.report_w, f"task {task.pid}: {type(e).__name__}: {e}")
         ctx.log.debug("%s", traceback.format_exc())
+    criu_log.flush()
     os._exit(1)
 
 
@@ -531,11 +539,15 @@ def _become_zombie(task: RestoreTask) -> None:
             f.write(task.core.tc.comm)
     except OSError:
         pass                            # only `ps` would show the difference
+    if task.core.thread_core.HasField("creds"):
+        from criu.resources import creds
+        creds.apply_here(task.core.thread_core.creds)
     status = task.core.tc.exit_code
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0)
@@ -556,6 +568,19 @@ def _get_regs(pid: int) -> UserRegs:
 
 def _set_regs(pid: int, regs: UserRegs) -> None:
     pt.set_regset(pid, pt.NT_PRSTATUS, bytes(regs))
+
+
+def _all_dead(pids: set[int]) -> bool:
+    """Whether every one of pids is a zombie now (or gone)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue
+        if text[text.rindex(")") + 2] not in "ZX":
+            return False
+    return True
 
 
 def _at_restorer_end(regs: UserRegs) -> bool:
