@@ -10,8 +10,10 @@
 
 A run of one test: start it (the test daemonizes and writes its pidfile
 once ready), record what is visible of it from outside (/proc/PID: fds,
-mappings, cwd, root, exe, mounts, credentials, signal masks), `criu dump`
-it, `criu restore` it detached, compare the outside view, send SIGTERM, and
+mappings, cwd, root, exe, mounts, credentials, signal masks; and for every
+task of its tree, keyed by pid: parent, group, session, state, a zombie's
+exit status, threads with their state and signal masks), `criu dump` it,
+`criu restore` it detached, compare the outside view, send SIGTERM, and
 read the verdict (PASS / FAIL / SKIP) from the test's output file.  The
 runner is a child subreaper, so daemonized tests and restored tasks are its
 children: it reaps them itself and notices any task left behind, by a test
@@ -206,8 +208,10 @@ def read_proc(pid: int, name: str) -> Optional[str]:
         return None
 
 
-def proc_stat(pid: int) -> Optional[list[str]]:
-    """Fields of /proc/PID/stat after the comm, from field 3 (state) on."""
+def proc_stat(pid) -> Optional[list[str]]:
+    """Fields of /proc/PID/stat after the comm, from field 3 (state) on.
+
+    pid may also be "PID/task/TID", for a thread."""
     text = read_proc(pid, "stat")
     if text is None:
         return None
@@ -386,6 +390,126 @@ def visible_state(pid: int) -> dict[str, object]:
             "comm": (read_proc(pid, "comm") or "").strip()}
 
 
+# State letters of /proc/PID/stat that all mean "alive": whether the task
+# happens to run or sleep when looked at is no difference.
+ALIVE_STATES = frozenset("RSDIWP")
+
+# Fields of /proc/PID/status compared for every task of the tree (the root's
+# are in visible_state()), and those compared for each of its threads.
+TASK_STATUS_KEYS = ("Uid", "Gid", "Groups", "SigIgn", "SigCgt", "ShdPnd",
+                    "NoNewPrivs", "Seccomp", "CapEff", "CapPrm", "CapBnd")
+THREAD_STATUS_KEYS = ("SigBlk", "SigPnd")
+
+
+def tree_pids(root: int) -> list[int]:
+    """The test's tree: root and all its descendants, parents first."""
+    order, seen, queue = [], set(), [root]
+    while queue:
+        pid = queue.pop(0)
+        if pid in seen:
+            continue
+        seen.add(pid)
+        order.append(pid)
+        queue.extend(sorted(children_of(pid)))
+    return order
+
+
+def state_class(letter: str) -> str:
+    """Running and sleeping are both "alive"; T, t, Z and X are themselves."""
+    return "alive" if letter in ALIVE_STATES else letter
+
+
+def status_fields(text: Optional[str], keys: Iterable[str]) -> dict:
+    keys = set(keys)
+    out = {}
+    for ln in (text or "").splitlines():
+        key, _, val = ln.partition(":")
+        if key in keys:
+            out[key] = " ".join(val.split())
+    return out
+
+
+def _flatten(prefix: str, value: object, into: dict) -> None:
+    """Nested dicts and lists as flat "prefix key" entries, for diffs."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix} {k}", v, into)
+    elif isinstance(value, list):
+        for item in value:
+            into[f"{prefix} [{item}]"] = "present"
+    else:
+        into[prefix] = value
+
+
+def task_state(pid: int, root: int) -> Optional[dict[str, object]]:
+    """One task of the tree as /proc shows it, with each of its threads.
+
+    The parent, group and session (by pid: restored tasks keep their pids),
+    the state class, a zombie's exit status, the threads' tids, and per
+    thread its state class, name, blocked and pending signals.  Tasks other
+    than the root also get what visible_state() records of the root (fds,
+    mappings, credentials...), zombies only what they still have."""
+    st = proc_stat(pid)
+    if st is None:
+        return None
+    entry: dict[str, object] = {"ppid": int(st[1]), "pgid": int(st[2]),
+                                "sid": int(st[3]),
+                                "state": state_class(st[0])}
+    try:
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+    except FileNotFoundError:
+        return None
+    if st[0] in "ZX" and tids in ([], [pid]):
+        # A zombie process (not a live one whose leader thread exited).
+        entry["exit status"] = int(st[49]) if len(st) > 49 else None
+        return entry
+    entry["threads"] = " ".join(map(str, tids))
+    for tid in tids:
+        tst = proc_stat(f"{pid}/task/{tid}")
+        entry[f"thread {tid} state"] = state_class(tst[0]) if tst else None
+        entry[f"thread {tid} comm"] = \
+            (read_proc(pid, f"task/{tid}/comm") or "").strip()
+        for k, v in status_fields(read_proc(pid, f"task/{tid}/status"),
+                                  THREAD_STATUS_KEYS).items():
+            entry[f"thread {tid} {k}"] = v
+    entry.update(status_fields(read_proc(pid, "status"), TASK_STATUS_KEYS))
+    if pid != root:
+        try:
+            seen = visible_state(pid)
+        except OSError:
+            # Gone meanwhile, or a live process whose leader thread exited
+            # (its mountinfo, fds... read EINVAL): what is left is compared.
+            seen = {}
+        for key in ("fds", "maps", "cwd", "root", "exe", "mounts", "comm"):
+            if key in seen:
+                _flatten(key, seen[key], entry)
+    return entry
+
+
+def tree_state(root: int) -> dict[str, object]:
+    """Every task of the test's tree, keyed by pid: "tasks" lists them,
+    "tree" holds "PID field" entries (see task_state()), so that a task
+    missing after a restore, or with another parent, group, session, state
+    or thread, is a difference of its own."""
+    tasks, flat = [], {}
+    for pid in tree_pids(root):
+        entry = task_state(pid, root)
+        if entry is None:
+            continue            # exited while we looked: not of the tree
+        tasks.append(pid)
+        for k, v in entry.items():
+            flat[f"{pid} {k}"] = v
+    return {"tasks": tasks, "tree": flat}
+
+
+def outside_view(pid: int) -> dict[str, object]:
+    """What the runner compares around C/R: the root task in detail, then
+    the whole tree below it."""
+    view = visible_state(pid)
+    view.update(tree_state(pid))
+    return view
+
+
 def state_differences(before: dict, after: dict) -> list[str]:
     diffs = []
     for key in before:
@@ -418,6 +542,7 @@ def state_differences(before: dict, after: dict) -> list[str]:
 class RunOptions:
     nocr: bool = False
     norst: bool = False
+    launcher: bool = False        # ZDTM_LAUNCHER=1: tests under a launcher
     iters: int = 1
     keep_img: str = "failed"      # never | failed | always
     criu: pathlib.Path = DEFAULT_CRIU
@@ -447,6 +572,7 @@ class TestRun:
         self.work = self.dir / "work"
         self.pid = 0
         self.sid = 0
+        self.tree: set[int] = set()     # pids of the tree before the dump
 
     # -- files of the test
 
@@ -477,6 +603,8 @@ class TestRun:
         if not self.suid:
             env.update(ZDTM_UID=str(ZDTM_UID), ZDTM_GID=str(ZDTM_GID),
                        ZDTM_GROUPS=" ".join(map(str, ZDTM_GROUPS)))
+        if self.opts.launcher:
+            env["ZDTM_LAUNCHER"] = "1"
         argv = [str(self.test.binary), f"--pidfile={self.pidfile.name}",
                 f"--outfile={self.outfile.name}", *self.test.desc.args]
         self.out(f"Start {' '.join(argv)}"
@@ -590,6 +718,10 @@ class TestRun:
                                  "running after criu dump", ddir / "dump.log")
             self.out(f"Dumped task {self.pid} is gone "
                      f"({describe_status(status)})")
+            # Tasks of the tree that criu's kill orphaned to us.
+            for kid in my_children() & self.tree:
+                if is_zombie(kid):
+                    reap(kid, 1.0)
             # The rest of the tree: orphans, reparented to us to reap.
             left = reap_gone(tree, 5.0)
             if left:
@@ -667,10 +799,11 @@ class TestRun:
         try:
             self.prepare_dirs()
             self.start()
-            before = visible_state(self.pid)
+            before = outside_view(self.pid)
+            self.tree = set(before["tasks"])
             if not self.opts.nocr:
                 self.checkpoint_restore()
-            diffs = state_differences(before, visible_state(self.pid))
+            diffs = state_differences(before, outside_view(self.pid))
             if diffs:
                 for d in diffs:
                     self.out(f"  differs: {d}")
@@ -732,6 +865,7 @@ class Runner:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.opts = RunOptions(nocr=args.nocr, norst=args.norst,
+                               launcher=args.launcher,
                                iters=args.iters, keep_img=args.keep_img,
                                criu=pathlib.Path(args.criu_bin))
         self.results: list[Result] = []
@@ -942,6 +1076,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dump with --leave-running, no restore")
     r.add_argument("--nocr", action="store_true",
                    help="no checkpoint: the test runs and checks itself")
+    r.add_argument("--launcher", action="store_true",
+                   help="start tests with ZDTM_LAUNCHER=1: each runs as the "
+                   "child of a launcher that shares a page with it, the "
+                   "launcher being the root of the dumped tree")
     r.add_argument("--keep-img", choices=("never", "failed", "always"),
                    default="failed", help="keep images and logs (default: "
                    "of failed tests)")
