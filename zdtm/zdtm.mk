@@ -41,3 +41,4 @@ zdtm/static/stopped01 zdtm/static/stopped02 zdtm/static/stopped12: zdtm/static/s
 ZDTM_LDLIBS_thread_different_uid_gid := -lpthread
 ZDTM_LDLIBS_seccomp_filter_tsync := -lpthread
 ZDTM_LDLIBS_seccomp_filter_threads := -lpthread
+ZDTM_LDLIBS_seccomp_no_new_privs := -lpthread

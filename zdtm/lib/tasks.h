@@ -168,8 +168,9 @@ static inline int task_stop_child(pid_t pid, const char *what)
 }
 
 /*
- * The value of "Key:" in /proc/self/task/TID/status (tid 0: the calling
- * thread), blanks folded to single spaces; -1 if there is no such line.
+ * The value of "Key:" in /proc/TID/status (tid 0: the calling thread; any
+ * thread or process), blanks folded to single spaces; -1 if there is no
+ * such line.
  */
 static inline int task_status_field(pid_t tid, const char *key, char *buf,
 				    size_t len)
@@ -181,7 +182,8 @@ static inline int task_status_field(pid_t tid, const char *key, char *buf,
 
 	if (!tid)
 		tid = syscall(SYS_gettid);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	/* /proc/TID: a thread of ours or a task of another process alike. */
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
