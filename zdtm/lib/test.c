@@ -20,6 +20,17 @@
  * parent would be refused once a root test has changed its uid).  The
  * task's fds are only 0 (/dev/null), 1 and 2 (the output file) plus whatever
  * the test opens itself.
+ *
+ * With ZDTM_LAUNCHER=1 in the environment the test runs, as in CRIU, under
+ * a launcher, which is the root of the tree to dump:
+ *
+ *   test (parent) ── fork ──> launcher ── fork ──> test (the real test)
+ *
+ * The launcher is the session leader; it maps a page shared with the test
+ * (MAP_SHARED | MAP_ANONYMOUS) before it forks it, passes the runner's
+ * SIGTERM on to it, and exits as the test did once it has.  The test marks
+ * itself ready in the shared page and heralds to the launcher, which then
+ * heralds to the parent: the pidfile names the launcher.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -29,6 +40,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -45,6 +57,16 @@ const char *test_name = "test";
 static volatile int sig_received;
 /* Whether test_daemon() has yet to tell the parent "ready". */
 static bool ready_pending;
+
+/* The page the launcher shares with the test (ZDTM_LAUNCHER=1 only). */
+struct launcher_page {
+	volatile int ready;	/* set by test_daemon() before its herald */
+	pid_t test;		/* the test under the launcher */
+};
+
+static struct launcher_page *launcher_page;
+/* In the launcher: the test to pass SIGTERM on to. */
+static volatile pid_t launched;
 
 static void sigterm_handler(int signo)
 {
@@ -172,12 +194,104 @@ static void __attribute__((noreturn)) wait_for_ready(pid_t child,
 	exit(1);
 }
 
+/* Tell our parent we are ready: a child of its that exits at once. */
+static void herald(void)
+{
+	/* No stack given: like fork(), the herald runs on a copy of ours. */
+	long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL,
+			   NULL);
+
+	if (pid < 0) {
+		pr_perror("can't tell the runner we are ready");
+		exit(1);
+	}
+	if (pid == 0)
+		syscall(SYS_exit, 0);
+}
+
+static void launcher_sigterm(int signo)
+{
+	int saved = errno;
+
+	(void)signo;
+	if (launched > 0)
+		kill(launched, SIGTERM);
+	errno = saved;
+}
+
+/*
+ * The launcher: wait for the test, passing "ready" up (its herald is our
+ * child) and SIGTERM down, and end as it ended.
+ */
+static void __attribute__((noreturn)) run_launcher(pid_t test)
+{
+	struct sigaction sa = { .sa_handler = launcher_sigterm };
+	bool told = false;
+	int status;
+	pid_t got;
+
+	launched = test;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL)) {
+		pr_perror("launcher: can't set the SIGTERM handler");
+		kill(test, SIGKILL);
+		exit(1);
+	}
+	for (;;) {
+		got = waitpid(-1, &status, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("launcher: wait");
+			kill(test, SIGKILL);
+			exit(1);
+		}
+		if (got != test) {
+			/* The test's herald: it is ready, so are we. */
+			if (!told && launcher_page->ready) {
+				herald();
+				told = true;
+			}
+			continue;
+		}
+		if (WIFEXITED(status))
+			exit(WEXITSTATUS(status));
+		/* Die of the test's signal, for the runner to see. */
+		signal(WTERMSIG(status), SIG_DFL);
+		raise(WTERMSIG(status));
+		exit(128 + WTERMSIG(status));
+	}
+}
+
+/* Split into the launcher (which never returns) and the test under it. */
+static void start_launcher(void)
+{
+	pid_t pid;
+
+	launcher_page = mmap(NULL, sysconf(_SC_PAGESIZE),
+			     PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (launcher_page == MAP_FAILED) {
+		pr_perror("launcher: can't map the shared page");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("launcher: can't fork the test");
+		exit(1);
+	}
+	if (pid > 0)
+		run_launcher(pid);
+	launcher_page->test = getpid();
+}
+
 void test_init(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = sigterm_handler };
 	const char *slash = strrchr(argv[0], '/');
 	char default_out[PATH_MAX], default_pid[PATH_MAX];
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_chld;
+	const char *launcher;
 	pid_t pid;
 
 	test_name = slash ? slash + 1 : argv[0];
@@ -206,17 +320,21 @@ void test_init(int argc, char **argv)
 	if (pid > 0)
 		wait_for_ready(pid, test_pidfile);
 
+	if (setsid() < 0) {
+		pr_perror("setsid");
+		exit(1);
+	}
+	/* The launcher is the session leader, with SIGCHLD to wait. */
+	launcher = getenv("ZDTM_LAUNCHER");
+	if (launcher && !strcmp(launcher, "1"))
+		start_launcher();
+
 	/* The test's SIGCHLD is the one it was started with. */
 	if (sigaction(SIGCHLD, &old_chld, NULL)) {
 		pr_perror("can't restore SIGCHLD");
 		exit(1);
 	}
 	ready_pending = true;
-
-	if (setsid() < 0) {
-		pr_perror("setsid");
-		exit(1);
-	}
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL)) {
@@ -227,19 +345,11 @@ void test_init(int argc, char **argv)
 
 void test_daemon(void)
 {
-	long herald;
-
 	if (!ready_pending)
 		return;
-	/* No stack given: like fork(), the herald runs on a copy of ours. */
-	herald = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL,
-			 NULL);
-	if (herald < 0) {
-		pr_perror("can't tell the runner we are ready");
-		exit(1);
-	}
-	if (herald == 0)
-		syscall(SYS_exit, 0);
+	if (launcher_page)
+		launcher_page->ready = 1;
+	herald();
 	ready_pending = false;
 }
 
