@@ -42,3 +42,5 @@ ZDTM_LDLIBS_thread_different_uid_gid := -lpthread
 ZDTM_LDLIBS_seccomp_filter_tsync := -lpthread
 ZDTM_LDLIBS_seccomp_filter_threads := -lpthread
 ZDTM_LDLIBS_seccomp_no_new_privs := -lpthread
+ZDTM_LDLIBS_sched_prio00 := -lpthread
+ZDTM_LDLIBS_sched_policy00 := -lpthread
