@@ -45,3 +45,4 @@ ZDTM_LDLIBS_seccomp_no_new_privs := -lpthread
 ZDTM_LDLIBS_sched_prio00 := -lpthread
 ZDTM_LDLIBS_sched_policy00 := -lpthread
 ZDTM_LDLIBS_futex := -lpthread
+ZDTM_LDLIBS_futex-rl := -lpthread
