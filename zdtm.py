@@ -636,6 +636,21 @@ class TestRun:
             raise TestFailed(f"start: test {self.pid} is not a session "
                              f"leader (session {self.sid})")
 
+    def settled_view(self) -> dict[str, object]:
+        """The outside view once two looks in a row agree.
+
+        A test is ready when its root says so; its children may still be
+        finishing their set-up (a signal action, a mapping) for a moment.
+        What is compared after the restore is the tree at rest."""
+        view = outside_view(self.pid)
+        for _ in range(50):
+            time.sleep(0.01)
+            again = outside_view(self.pid)
+            if again == view:
+                break
+            view = again
+        return view
+
     def criu(self, action: str, ddir: pathlib.Path, args: list[str],
              spare: Iterable[int] = ()) -> None:
         """Run criu ACTION; fail on its failure or on tasks it left behind.
@@ -799,7 +814,7 @@ class TestRun:
         try:
             self.prepare_dirs()
             self.start()
-            before = outside_view(self.pid)
+            before = self.settled_view()
             self.tree = set(before["tasks"])
             if not self.opts.nocr:
                 self.checkpoint_restore()

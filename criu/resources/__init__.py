@@ -19,6 +19,13 @@ Optional module hooks, called once per dump/restore when present:
     def dump_finish(ctx: DumpContext) -> None
         after every task went through every module: write images shared
         by all tasks (files.img, pstree.img, ...); called in table order.
+    def collect(ctx: RestoreContext, service_fds: ServiceFds) -> None
+        in criu, before any task is forked: make the objects several tasks
+        share (shared memory, ...), kept as fds the tasks inherit.
+    def restorer_fields(task: RestoreTask, block: RestorerBlock) -> dict
+        in the new task: this module's part of the restorer's argument
+        block (criu/restorer/args.py), from what its restore() left.
+Module attribute FOR_ZOMBIES = True: also called for zombie tasks.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ RESOURCES: tuple[str, ...] = (
     "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
     "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
     "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan
+    "criu.resources.timers",    # itimers, POSIX timers -> restorer
     "criu.resources.fs",        # cwd, root, umask: after every lookup by
                                 #   name (see above; test_criu_chroot.py)
     "criu.resources.rlimits",   # last: limits the new task from here on

@@ -30,8 +30,6 @@ SIGKILL, SIGSTOP = 9, 19
 PR_GET_TID_ADDRESS = 40
 SIGACTION_SIZE = 32          # struct sigaction of rt_sigaction on x86_64
 STACK_T_SIZE = 24
-ITIMERS = ("real", "virtual", "prof")   # ITIMER_* 0, 1, 2
-ITIMERVAL_SIZE = 32          # struct itimerval: two struct timeval
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
@@ -51,7 +49,6 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     if shared:
         task.core.tc.signals_s.signals.extend(
             _siginfo_entry(info) for info in shared)
-    _warn_not_imaged(ctx, task)
 
 
 def _siginfo_entry(info: bytes) -> object:
@@ -105,25 +102,6 @@ def _dump_thread(task: DumpTask, tid: int, core: object, page: int) -> None:
     private = seized.pending_signals(tid)
     if private:
         tcore.signals_p.signals.extend(_siginfo_entry(i) for i in private)
-
-
-def _warn_not_imaged(ctx: DumpContext, task: DumpTask) -> None:
-    """Timer state that is not imaged yet (interval and POSIX timers):
-    said in a warning, not lost silently."""
-    if proc.read_text(task.pid, "timers").strip():
-        ctx.log.warning("task %d: POSIX timers are not dumped yet: the "
-                        "restored task will have none", task.pid)
-    with task.remote_page() as page:
-        for which in range(len(ITIMERS)):
-            task.seized.remote_syscall_checked(
-                "getitimer", which, page + which * ITIMERVAL_SIZE)
-        data = task.seized.read_memory(page, len(ITIMERS) * ITIMERVAL_SIZE)
-    for which, name in enumerate(ITIMERS):
-        # it_value (the second timeval) non-zero: armed
-        if any(struct.unpack_from("<2q", data, which * ITIMERVAL_SIZE + 16)):
-            ctx.log.warning("task %d: interval timer ITIMER_%s is armed and "
-                            "not dumped yet: the restored task will not get "
-                            "its signals", task.pid, name.upper())
 
 
 def _sigactions(task: DumpTask,

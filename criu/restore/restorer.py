@@ -187,6 +187,12 @@ def build_block(base: int, region_start: int, region_len: int,
         threads.append(entry)
     f["threads"] = block.add_array(ra.RST_THREAD, threads)
     f["nr_threads"] = len(threads)
+    # Parts of the resources that hand the blob their own typed fields.
+    from criu import resources
+    for module in resources.load():
+        part = getattr(module, "restorer_fields", None)
+        if part is not None:
+            f.update(part(task, block))
     return block
 
 

@@ -74,6 +74,18 @@ RST_RLIMIT = Layout("rst_rlimit", [
 ])
 """struct rst_rlimit { u32 resource, pad; u64 cur, max; };"""
 
+RST_ITIMER = Layout("rst_itimer", [
+    ("isec", "u64"), ("iusec", "u64"), ("vsec", "u64"), ("vusec", "u64"),
+])
+"""struct rst_itimer { u64 isec, iusec, vsec, vusec; };"""
+
+RST_POSIX_TIMER = Layout("rst_posix_timer", [
+    ("id", "u32"), ("clock_id", "u32"), ("signo", "u32"), ("notify", "u32"),
+    ("tid", "i32"), ("pad", "u32"), ("sival", "u64"),
+    ("isec", "u64"), ("insec", "u64"), ("vsec", "u64"), ("vnsec", "u64"),
+])
+"""struct rst_posix_timer (restorer.h)."""
+
 RST_THREAD = Layout("rst_thread", [
     ("tid", "i32"), ("has_comm", "u32"), ("stack_top", "u64"),
     ("frame_src", "u64"), ("frame_len", "u64"), ("frame_dst", "u64"),
@@ -103,6 +115,8 @@ RESTORER_ARGS = Layout("restorer_args", [
     ("close_fds", "u64"), ("nr_close_fds", "u64"),
     ("threads", "u64"), ("nr_threads", "u64"),
     ("sigpending_shared", "u64"), ("nr_sigpending_shared", "u64"),
+    ("itimers", (RST_ITIMER, 3)),
+    ("posix_timers", "u64"), ("nr_posix_timers", "u64"),
     ("error", "i64"), ("error_step", "u64"),
 ])
 """struct restorer_args (restorer.h, version RESTORER_ARGS_VERSION)."""

@@ -36,6 +36,8 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 
 #define PR_SET_DUMPABLE		4
 #define PR_SET_NAME		15
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+#define SIGEV_THREAD_ID		4
 #define PR_SET_MM		35
 #define PR_SET_MM_MAP		14
 #define PR_SET_SECUREBITS	28
@@ -102,6 +104,8 @@ enum step {
 	STEP_ROBUST_LIST,
 	STEP_SIGQUEUE,
 	STEP_COMM,
+	STEP_ITIMER,
+	STEP_POSIX_TIMER,
 };
 
 static const char *const step_names[] = {
@@ -125,6 +129,8 @@ static const char *const step_names[] = {
 	[STEP_ROBUST_LIST] = "set robust futex list",
 	[STEP_SIGQUEUE] = "queue pending signal",
 	[STEP_COMM] = "set thread name",
+	[STEP_ITIMER] = "set interval timer",
+	[STEP_POSIX_TIMER] = "create POSIX timer",
 };
 
 struct iovec {
@@ -594,6 +600,86 @@ static void create_threads(struct restorer_args *args)
 	}
 }
 
+struct kernel_timeval {
+	int64_t sec, usec;
+};
+
+struct kernel_timespec {
+	int64_t sec, nsec;
+};
+
+struct kernel_sigevent {
+	uint64_t value;
+	int32_t signo;
+	int32_t notify;
+	int32_t tid;
+	int32_t pad[11];
+};
+_Static_assert(sizeof(struct kernel_sigevent) == 64, "sigevent");
+
+/* ITIMER_REAL, _VIRTUAL, _PROF with their time left and interval. */
+static void restore_itimers(struct restorer_args *args)
+{
+	int which;
+	long ret;
+
+	for (which = 0; which < 3; which++) {
+		struct rst_itimer *t = &args->itimers[which];
+		struct kernel_timeval val[2] = {
+			{ t->isec, t->iusec }, { t->vsec, t->vusec },
+		};
+
+		if (!t->vsec && !t->vusec)
+			continue;	/* disarmed, as a new task's are */
+		ret = sys_setitimer(which, (unsigned long)val, 0);
+		if (ret)
+			fail(STEP_ITIMER, which, ret);
+	}
+}
+
+/*
+ * POSIX timers with their ids: the kernel takes the id timer_create()
+ * finds in *timerid while PR_TIMER_CREATE_RESTORE_IDS is on.  After the
+ * threads exist: a SIGEV_THREAD_ID timer names one of them.
+ */
+static void restore_posix_timers(struct restorer_args *args)
+{
+	struct rst_posix_timer *t = (struct rst_posix_timer *)args->posix_timers;
+	uint64_t i;
+	long ret;
+
+	if (!args->nr_posix_timers)
+		return;
+	ret = sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0);
+	if (ret)
+		fail(STEP_POSIX_TIMER, 0, ret);
+	for (i = 0; i < args->nr_posix_timers; i++) {
+		struct kernel_sigevent sev = {
+			.value = t[i].sival,
+			.signo = t[i].signo,
+			.notify = t[i].notify,
+			.tid = t[i].tid,
+		};
+		struct kernel_timespec its[2] = {
+			{ t[i].isec, t[i].insec }, { t[i].vsec, t[i].vnsec },
+		};
+		int32_t id = t[i].id;
+
+		ret = sys_timer_create(t[i].clock_id, (unsigned long)&sev,
+				       (unsigned long)&id);
+		if (ret || id != (int32_t)t[i].id)
+			fail(STEP_POSIX_TIMER, t[i].id, ret ? ret : -17);
+		if (!t[i].vsec && !t[i].vnsec)
+			continue;	/* created disarmed */
+		ret = sys_timer_settime(id, 0, (unsigned long)its, 0);
+		if (ret)
+			fail(STEP_POSIX_TIMER, t[i].id, ret);
+	}
+	ret = sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+	if (ret)
+		fail(STEP_POSIX_TIMER, 0, ret);
+}
+
 static void __attribute__((noreturn, used)) restore_main(struct restorer_args *args)
 {
 	uint64_t all = ~0ULL;
@@ -631,6 +717,8 @@ static void __attribute__((noreturn, used)) restore_main(struct restorer_args *a
 
 	/* With criu's credentials still: set_tid needs them. */
 	create_threads(args);
+	restore_posix_timers(args);
+	restore_itimers(args);
 	/* prlimit64 on oneself never needs more than we have here. */
 	restore_rlimits(args);
 	restore_thread(args, (struct rst_thread *)args->threads);

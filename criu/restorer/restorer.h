@@ -127,6 +127,25 @@ struct rst_rlimit {
 	uint64_t max;
 };
 
+/* One setitimer() timer (ITIMER_REAL, _VIRTUAL, _PROF, in that order). */
+struct rst_itimer {
+	uint64_t isec, iusec;	/* interval */
+	uint64_t vsec, vusec;	/* time left */
+};
+
+/* One POSIX timer, created again with its id (PR_TIMER_CREATE_RESTORE_IDS). */
+struct rst_posix_timer {
+	uint32_t id;
+	uint32_t clock_id;
+	uint32_t signo;
+	uint32_t notify;	/* SIGEV_* */
+	int32_t tid;		/* SIGEV_THREAD_ID target */
+	uint32_t pad;
+	uint64_t sival;
+	uint64_t isec, insec;	/* interval */
+	uint64_t vsec, vnsec;	/* time left, 0: disarmed */
+};
+
 #define RST_NSIG	64
 #define RST_SIGINFO_SIZE	128
 
@@ -217,6 +236,11 @@ struct restorer_args {
 	/* Signals queued to the whole process: siginfo_t[] (128 bytes each). */
 	uint64_t sigpending_shared;
 	uint64_t nr_sigpending_shared;
+
+	/* Timers, armed last of the process-wide steps. */
+	struct rst_itimer itimers[3];
+	uint64_t posix_timers;		/* struct rst_posix_timer[] */
+	uint64_t nr_posix_timers;
 
 	/* Set by the blob when it fails: step number and -errno. */
 	int64_t error;
