@@ -572,7 +572,6 @@ class TestRun:
         self.work = self.dir / "work"
         self.pid = 0
         self.sid = 0
-        self.tree: set[int] = set()     # pids of the tree before the dump
 
     # -- files of the test
 
@@ -733,10 +732,6 @@ class TestRun:
                                  "running after criu dump", ddir / "dump.log")
             self.out(f"Dumped task {self.pid} is gone "
                      f"({describe_status(status)})")
-            # Tasks of the tree that criu's kill orphaned to us.
-            for kid in my_children() & self.tree:
-                if is_zombie(kid):
-                    reap(kid, 1.0)
             # The rest of the tree: orphans, reparented to us to reap.
             left = reap_gone(tree, 5.0)
             if left:
@@ -815,7 +810,6 @@ class TestRun:
             self.prepare_dirs()
             self.start()
             before = self.settled_view()
-            self.tree = set(before["tasks"])
             if not self.opts.nocr:
                 self.checkpoint_restore()
             diffs = state_differences(before, outside_view(self.pid))
