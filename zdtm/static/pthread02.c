@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "zdtmtst.h"
 #include "tasks.h"
@@ -141,6 +142,15 @@ int main(int argc, char **argv)
 	}
 	if (child == 0) {
 		leader = getpid();
+		/*
+		 * Die with the test: a process with a zombie leader is not
+		 * found among the live tasks of its session by the runner,
+		 * which could not clean it up after a failure.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)) {
+			pr_perror("PR_SET_PDEATHSIG");
+			exit(1);
+		}
 		if (pthread_create(&heir, NULL, heir_fn, NULL)) {
 			pr_err("can't create a thread\n");
 			exit(1);
