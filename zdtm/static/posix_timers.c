@@ -12,6 +12,11 @@
  * timers are deleted before the checkpoint, so that the ids left have
  * gaps.  /proc/self/timers (id, signal, si_value, notification, clock)
  * must read the same after the restore.
+ *
+ * The timers' signals are blocked until the restore: the periodic timers'
+ * first signals stay pending across it (later expiries are overruns), so
+ * that what /proc shows of the test does not change all the time, and a
+ * pending timer signal must be restored too.  They come once unblocked.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -83,6 +88,37 @@ static void handler(int sig, siginfo_t *si, void *uc)
 		if (gettid() != main_tid)
 			t->bad_tid++;
 	}
+}
+
+/* The signals of the timers, and of those that fire while the test sleeps. */
+static void timer_signals(sigset_t *all, sigset_t *idle_firing)
+{
+	unsigned int i;
+
+	sigemptyset(all);
+	sigemptyset(idle_firing);
+	for (i = 0; i < NTIMERS; i++) {
+		if (!timers[i].sig)
+			continue;
+		sigaddset(all, SIGRTMIN + timers[i].sig);
+		if (timers[i].fires && !timers[i].cpu)
+			sigaddset(idle_firing, SIGRTMIN + timers[i].sig);
+	}
+}
+
+/* Are exactly the signals of idle_firing pending (of all)? */
+static int pending_as_expected(const sigset_t *all,
+			       const sigset_t *idle_firing)
+{
+	sigset_t pend;
+	int sig;
+
+	sigpending(&pend);
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigismember(all, sig) &&
+		    sigismember(&pend, sig) != sigismember(idle_firing, sig))
+			return 0;
+	return 1;
 }
 
 static long long ts_ns(const struct timespec *ts)
@@ -239,11 +275,14 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_sigaction = handler,
 				.sa_flags = SA_SIGINFO | SA_RESTART };
 	static char before[8192], after[8192];
+	sigset_t all, idle_firing;
 	timer_t gaps[4];
 	unsigned int i;
 
 	test_init(argc, argv);
 	main_tid = gettid();
+	timer_signals(&all, &idle_firing);
+	sigprocmask(SIG_BLOCK, &all, NULL);
 
 	sigfillset(&sa.sa_mask);
 	for (i = 0; i < NTIMERS; i++)
@@ -277,9 +316,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* The periodic timers' first signals are pending. */
+	for (i = 0; !pending_as_expected(&all, &idle_firing); i++) {
+		if (i > 1000) {
+			pr_err("the timers' signals did not come\n");
+			return 1;
+		}
+		usleep(1000);
+	}
+
 	test_daemon();
 	test_waitsig();
 
+	if (!pending_as_expected(&all, &idle_firing)) {
+		fail("the pending timer signals are not those of the "
+		     "periodic timers");
+		return 1;
+	}
 	if (read_timers(after, sizeof(after))) {
 		fail("can't read /proc/self/timers");
 		return 1;
@@ -292,6 +345,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < NTIMERS; i++)
 		if (check_timer(i))
 			return 1;
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	if (wait_firing())
 		return 1;
 	pass();

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pthread_timers - POSIX timers that notify by starting a thread
- * (SIGEV_THREAD) keep firing after a checkpoint, with their sigev_value,
- * interval and a plausible time left.
+ * (SIGEV_THREAD) come back with their interval and a plausible time left,
+ * and still start their threads, with their sigev_value.
  *
  * glibc implements SIGEV_THREAD with a helper thread that waits for a
- * timer signal delivered to it alone (SIGEV_THREAD_ID) and starts a thread
- * for each expiry: the helper thread, its kernel timers and its blocked
- * signal must all come back.  The timers fire a few times before the
- * checkpoint, so that the helper exists and thread stacks are cached.
+ * timer signal delivered to it alone (SIGEV_THREAD_ID, with a pointer to
+ * glibc's own record of the timer as si_value) and starts a thread for
+ * each expiry: the helper thread, the kernel timers and their
+ * notification must all come back.  The timers fire a few times before
+ * the checkpoint, are then set to expire only in a long while (threads
+ * started and ending all the time would make the test's threads change
+ * under the runner's eyes), and are set to fire again after the restore.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "tasks.h"
 
 #define MS 1000000LL
+#define FAR (1000000 * MS)
 
 struct ttimer {
 	const char *name;
@@ -30,9 +35,9 @@ struct ttimer {
 };
 
 static struct ttimer timers[] = {
-	{ "realtime", CLOCK_REALTIME, 50 * MS, 100 * MS, 1 },
-	{ "monotonic", CLOCK_MONOTONIC, 70 * MS, 150 * MS, 1 },
-	{ "far", CLOCK_MONOTONIC, 1000000 * MS, 5 * MS, 0 },
+	{ "realtime", CLOCK_REALTIME, 10 * MS, 20 * MS, 1 },
+	{ "monotonic", CLOCK_MONOTONIC, 15 * MS, 30 * MS, 1 },
+	{ "far", CLOCK_MONOTONIC, FAR, 5 * MS, 0 },
 };
 
 #define NTIMERS (sizeof(timers) / sizeof(timers[0]))
@@ -50,6 +55,18 @@ static void notify(union sigval sv)
 	}
 	__atomic_add_fetch(&timers[i].hits, 1, __ATOMIC_SEQ_CST);
 	task_count_up(&total_hits);
+}
+
+static struct timespec ns_ts(long long ns);
+
+/* value 0: the timer's own value and interval; else a far expiry. */
+static int arm(struct ttimer *t, long long value)
+{
+	struct itimerspec its = {
+		ns_ts(t->interval), ns_ts(value ? value : t->value)
+	};
+
+	return timer_settime(t->id, 0, &its, NULL);
 }
 
 static long long ts_ns(const struct timespec *ts)
@@ -86,6 +103,21 @@ static int wait_hits(int n)
 	return 0;
 }
 
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int i;
@@ -104,13 +136,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < NTIMERS; i++) {
 		struct ttimer *t = &timers[i];
 		struct sigevent sev = {};
-		struct itimerspec its = { ns_ts(t->interval), ns_ts(t->value) };
 
 		sev.sigev_notify = SIGEV_THREAD;
 		sev.sigev_notify_function = notify;
 		sev.sigev_value.sival_int = 0x3300 + i;
-		if (timer_create(t->clock, &sev, &t->id) ||
-		    timer_settime(t->id, 0, &its, NULL)) {
+		if (timer_create(t->clock, &sev, &t->id) || arm(t, 0)) {
 			pr_perror("can't set up timer %s", t->name);
 			return 1;
 		}
@@ -118,6 +148,19 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	if (wait_hits(3))
 		return 1;
+	for (i = 0; i < NTIMERS; i++)
+		if (timers[i].fires && arm(&timers[i], FAR)) {
+			pr_perror("timer_settime");
+			return 1;
+		}
+	/* Notification threads may still be finishing: main and helper. */
+	for (i = 0; count_threads() != 2; i++) {
+		if (i > 2000) {
+			pr_err("%d threads, expected 2\n", count_threads());
+			return 1;
+		}
+		usleep(1000);
+	}
 
 	test_daemon();
 	test_waitsig();
@@ -137,13 +180,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		left = ts_ns(&its.it_value);
-		max = t->value > t->interval ? t->value : t->interval;
+		max = t->fires ? FAR : t->value;
 		if (left <= 0 || left > max) {
 			fail("%s: %lld ns left, expected (0, %lld]", t->name,
 			     left, max);
 			return 1;
 		}
 	}
+	for (i = 0; i < NTIMERS; i++)
+		if (timers[i].fires && arm(&timers[i], 0)) {
+			fail("%s: timer_settime", timers[i].name);
+			return 1;
+		}
 	if (wait_hits(3))
 		return 1;
 	if (bad_value) {

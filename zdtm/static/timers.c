@@ -4,10 +4,12 @@
  * ITIMER_PROF) stay armed across a checkpoint with their intervals and a
  * plausible time left, and keep firing.
  *
- * ITIMER_REAL fires every 100 ms all along.  The CPU-time timers have a
- * first expiry far enough not to come while the test sleeps; after the
- * restore the test burns CPU until each has fired twice (first expiry,
- * then one interval).
+ * ITIMER_REAL fires every 100 ms all along, its SIGALRM blocked until
+ * the restore: the first one stays pending across it (and what /proc shows
+ * of the test does not change all the time).  The CPU-time timers have a
+ * first expiry far enough not to come while the test sleeps.  After the
+ * restore the test unblocks SIGALRM and burns CPU until each timer has
+ * fired twice more.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -77,10 +79,14 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = handler,
 				.sa_flags = SA_RESTART };
+	sigset_t alrm, pend;
 	int want[NTIMERS];
 	unsigned int i;
 
 	test_init(argc, argv);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sigprocmask(SIG_BLOCK, &alrm, NULL);
 
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < NTIMERS; i++) {
@@ -94,8 +100,22 @@ int main(int argc, char **argv)
 		}
 	}
 
+	for (i = 0; sigpending(&pend) || !sigismember(&pend, SIGALRM); i++) {
+		if (i > 1000) {
+			pr_err("SIGALRM did not come\n");
+			return 1;
+		}
+		usleep(1000);
+	}
+
 	test_daemon();
 	test_waitsig();
+
+	sigpending(&pend);
+	if (!sigismember(&pend, SIGALRM)) {
+		fail("the pending SIGALRM is lost");
+		return 1;
+	}
 
 	for (i = 0; i < NTIMERS; i++) {
 		const struct itimer *t = &timers[i];
@@ -119,15 +139,21 @@ int main(int argc, char **argv)
 		/* The kernel adds a tick to the first CPU-time expiry. */
 		if (t->which != ITIMER_REAL)
 			max += TICK_SLACK_US;
-		if (left <= 0 || left > max) {
-			fail("%s: %lld us left, expected (0, %lld]", t->name,
-			     left, max);
+		/*
+		 * An expired ITIMER_REAL is re-armed only when its SIGALRM
+		 * is taken: with the signal pending, 0 is left.
+		 */
+		if (left < 0 || left > max ||
+		    (left == 0 && t->which != ITIMER_REAL)) {
+			fail("%s: %lld us left, expected at most %lld us",
+			     t->name, left, max);
 			return 1;
 		}
 		want[i] = hits[t->sig] + 2;
 	}
 
 	/* The CPU timers run on the CPU time used; the real one meanwhile. */
+	sigprocmask(SIG_UNBLOCK, &alrm, NULL);
 	if (burn_until(want)) {
 		for (i = 0; i < NTIMERS; i++)
 			if (hits[timers[i].sig] < want[i])
