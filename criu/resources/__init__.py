@@ -25,6 +25,10 @@ Optional module hooks, called once per dump/restore when present:
     def restorer_fields(task: RestoreTask, block: RestorerBlock) -> dict
         in the new task: this module's part of the restorer's argument
         block (criu/restorer/args.py), from what its restore() left.
+    def restorer_thread_fields(task: RestoreTask, tid: int,
+                               block: RestorerBlock) -> dict
+        in the new task, once per thread (leader first): this module's
+        fields of thread tid's rst_thread, from what its restore() left.
 Module attribute FOR_ZOMBIES = True: also called for zombie tasks.
 """
 
@@ -45,6 +49,8 @@ RESOURCES: tuple[str, ...] = (
     "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
     "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan
     "criu.resources.timers",    # itimers, POSIX timers -> restorer
+    "criu.resources.seccomp",   # seccomp mode, filters, no_new_privs
+                                #   (seccomp.img) -> restorer, per thread
     "criu.resources.fs",        # cwd, root, umask: after every lookup by
                                 #   name (see above; test_criu_chroot.py)
     "criu.resources.rlimits",   # last: limits the new task from here on

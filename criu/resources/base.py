@@ -243,9 +243,25 @@ class RestoreTask:
     # through it: after the fs hook "/proc/self/..." may name nothing.
     proc_self: Any = None
 
+    # Tasks this one forks with CLONE_PARENT (a session helper forks the
+    # members of its session that are its parent's children).
+    parent_kids: list["RestoreTask"] = dataclasses.field(
+        default_factory=list)
+
     @property
     def zombie(self) -> bool:
         return self.core.tc.task_state == TASK_DEAD
+
+    @property
+    def helper(self) -> bool:
+        """Not dumped: stands in for a dead session or group leader while
+        the tree is made, then exits and is reaped by its parent."""
+        return self.core.tc.task_state == TASK_HELPER
+
+    @property
+    def alive(self) -> bool:
+        """A task that becomes a dumped, running (or stopped) one."""
+        return not (self.zombie or self.helper)
 
     @property
     def stopped(self) -> bool:
@@ -254,7 +270,7 @@ class RestoreTask:
     def walk(self) -> Iterator["RestoreTask"]:
         """This task and its descendants, parents first."""
         yield self
-        for kid in self.children:
+        for kid in self.children + self.parent_kids:
             yield from kid.walk()
 
 

@@ -493,7 +493,7 @@ def collect(ctx: RestoreContext, service_fds: Any) -> None:
     import mmap
     sizes: dict[int, int] = {}
     for task in ctx.tasks:
-        if task.zombie:
+        if not task.alive:
             continue
         for v in ctx.images.read_one(f"mm-{task.pid}.img").vmas:
             if v.status & vm.VMA_ANON_SHARED and not \

@@ -18,16 +18,24 @@ FOR_ZOMBIES = True
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
+    """A session or group led from outside the tree belongs to a shell
+    (--shell-job); one whose leader is dead is made again at restore with
+    a helper task, as CRIU does."""
     pids = {t.pid for t in ctx.tasks}
     if task.pid == ctx.root_pid and task.sid != task.pid:
-        if task.sid not in pids and not ctx.opts.shell_job:
+        if _leader_outside(task.sid, pids) and not ctx.opts.shell_job:
             raise DumpError(f"task {task.pid}: not a session leader (its "
                             f"session {task.sid} is outside the dumped "
                             "tree); use --shell-job")
-    if task.pgid not in pids and task.pgid != task.sid and \
+    if task.pgid != task.sid and _leader_outside(task.pgid, pids) and \
             not ctx.opts.shell_job:
         raise DumpError(f"task {task.pid}: its process group {task.pgid} is "
                         "outside the dumped tree; use --shell-job")
+
+
+def _leader_outside(pid: int, pids: set[int]) -> bool:
+    """Whether pid, a session or group id, is a live task not dumped."""
+    return pid not in pids and os.path.exists(f"/proc/{pid}")
 
 
 def dump_finish(ctx: DumpContext) -> None:
@@ -75,5 +83,5 @@ def join_group(ctx: RestoreContext, task: RestoreTask) -> None:
 
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
-    """First hook of a live task, after the fork stage: its process group."""
-    join_group(ctx, task)
+    """The pipeline joins the process group between its stages (see
+    criu/restore/pipeline.py); nothing is left for this hook."""

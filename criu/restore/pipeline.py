@@ -57,6 +57,7 @@ CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
 TRACE_OPTIONS = (pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACESYSGOOD |
                  pt.PTRACE_O_TRACEFORK | pt.PTRACE_O_TRACECLONE)
 FORKED = "forked"           # stage 1 report of a task: "forked PID"
+JOINED = "joined"           # stage 2 report: "joined PID" (in its group)
 TREE_TIMEOUT = 300.0        # a restore that makes no progress this long
 
 
@@ -107,7 +108,7 @@ def restore(opts: Options) -> RestoreContext:
     ctx.stats.restore_time = time.monotonic() - started
     ctx.stats.forking_time = tree.forking_time
     ctx.stats.pages_restored = sum(
-        e.nr_pages for t in ctx.tasks if not t.zombie
+        e.nr_pages for t in ctx.tasks if t.alive
         for e in ctx.images.read(f"pagemap-{t.pid}.img")[1:])
     logger.info("Restore finished successfully. Tasks resumed.")
     if opts.pidfile:
@@ -159,26 +160,99 @@ def _read_tree(ctx: RestoreContext) -> None:
             raise RestoreError(f"task {pe.pid}: its parent {pe.ppid} is a "
                                "zombie")
         parent.children.append(by_pid[pe.pid])
+    _adopt_by_zombie_leaders(by_pid)
+    _add_helpers(ctx, root, by_pid)
     ctx.tasks = list(root.walk())
-    if len(ctx.tasks) != len(entries):
+    if len([t for t in ctx.tasks if not t.helper]) != len(entries):
         raise RestoreError("pstree.img: the parent links do not form one "
                            "tree")
-    pids = {t.pid for t in ctx.tasks}
-    for task in ctx.tasks:
-        if task.sid != task.pid and task.sid in pids and \
-                by_pid[task.sid].zombie:
-            raise RestoreError(f"task {task.pid}: its session leader "
-                               f"{task.sid} is a zombie: not supported yet")
-        if task.sid not in pids and task is not root and \
-                task.sid != root.sid:
-            raise RestoreError(f"task {task.pid}: its session {task.sid} "
-                               "has no leader in the tree (a helper task "
-                               "would be needed): not supported yet")
-        if task.pgid not in pids and task.pgid not in (root.pgid, root.sid):
-            raise RestoreError(f"task {task.pid}: its process group "
-                               f"{task.pgid} has no leader in the tree (a "
-                               "helper task would be needed): not supported "
-                               "yet")
+
+
+def _adopt_by_zombie_leaders(by_pid: dict[int, RestoreTask]) -> None:
+    """A session whose leader is a zombie: the zombie starts the session
+    again and forks its members (CLONE_PARENT: they stay their parent's
+    children), then dies."""
+    for leader in list(by_pid.values()):
+        if not leader.zombie or leader.sid != leader.pid:
+            continue
+        for task in by_pid.values():
+            if task.sid != leader.pid or task is leader:
+                continue
+            parent = by_pid.get(task.ppid)
+            if parent is None or task not in parent.children:
+                continue
+            if parent.pid != leader.ppid:
+                raise RestoreError(f"task {task.pid}: its session leader "
+                                   f"{leader.pid} is a zombie and not its "
+                                   "sibling: not supported yet")
+            parent.children.remove(task)
+            leader.parent_kids.append(task)
+
+
+def _helper(pid: int, sid: int) -> RestoreTask:
+    from images.pb import core_pb2
+    from criu.resources.base import TASK_HELPER
+    core = core_pb2.core_entry(mtype=core_pb2.core_entry.X86_64)
+    core.tc.task_state = TASK_HELPER
+    core.tc.exit_code = 0
+    core.tc.personality = 0
+    core.tc.flags = 0
+    core.tc.blk_sigset = 0
+    core.tc.comm = "criu-helper"
+    return RestoreTask(pid=pid, ppid=0, pgid=pid, sid=sid, threads=[pid],
+                       core=core)
+
+
+def _add_helpers(ctx: RestoreContext, root: RestoreTask,
+                 by_pid: dict[int, RestoreTask]) -> None:
+    """Helper tasks for dead leaders, as CRIU makes them: a session whose
+    leader is gone gets a helper with the leader's PID that starts the
+    session and forks its members (CLONE_PARENT: they stay their parent's
+    children); a process group whose leader is gone gets a helper that
+    starts the group for its members to join.  Helpers exit once every
+    task has joined its group; their parents reap them."""
+    outside = {root.sid} if root.sid != root.pid else set()
+    outside |= {root.pgid} if root.pgid != root.pid else set()
+    helpers: dict[int, RestoreTask] = {}
+    for task in list(root.walk()):
+        if task.sid in by_pid or task.sid in outside or task.sid in helpers:
+            continue
+        parent = by_pid[task.ppid]
+        helper = _helper(task.sid, task.sid)
+        helper.ppid = parent.pid
+        members = [k for k in parent.children if k.sid == task.sid]
+        for kid in members:
+            parent.children.remove(kid)
+        helper.parent_kids = members
+        parent.children.append(helper)
+        helpers[task.sid] = helper
+        ctx.log.info("task %d: session %d has no leader: helper task %d "
+                     "stands in", task.pid, task.sid, task.sid)
+    for task in list(root.walk()):
+        if task.helper or task.pgid in by_pid or task.pgid in outside or \
+                task.pgid in helpers:
+            continue
+        parent = by_pid.get(task.ppid)
+        helper = _helper(task.pgid, task.sid)
+        if parent is not None and parent.sid == task.sid:
+            helper.ppid = parent.pid
+            parent.children.insert(0, helper)
+        else:
+            # Made by whoever starts the task's session for its parent.
+            starter = next((t for t in list(root.walk())
+                            if task in t.parent_kids), None)
+            if starter is None:
+                raise RestoreError(f"task {task.pid}: its process group "
+                                   f"{task.pgid} has no leader, and its "
+                                   "parent is in another session: not "
+                                   "supported yet")
+            helper.ppid = task.ppid
+            starter.parent_kids.insert(0, helper)
+        helpers[task.pgid] = helper
+        ctx.log.info("task %d: process group %d has no leader: helper "
+                     "task %d stands in", task.pid, task.pgid, task.pgid)
+    for pid in helpers:
+        _check_pid_free(pid, pid)
 
 
 def _check_pid_free(pid: int, tid: int) -> None:
@@ -225,6 +299,7 @@ class _Tree:
         self.by_tid = {tid: t for t in ctx.tasks for tid in t.threads}
         self.created: list[int] = []        # pids and tids seen alive
         self.forked: set[int] = set()
+        self.joined: set[int] = set()
         self.at_end: dict[int, UserRegs] = {}
         self.exited: set[int] = set()
         self.report = b""
@@ -279,8 +354,10 @@ class _Tree:
     # -- follow
     def run(self) -> None:
         """Until every thread of the tree waits at its restorer's end."""
-        live = [t for t in self.ctx.tasks if not t.zombie]
+        live = [t for t in self.ctx.tasks if t.alive]
         zombies = {t.pid for t in self.ctx.tasks if t.zombie}
+        helpers = {t.pid for t in self.ctx.tasks if t.helper}
+        joined_all = False
         want_end = {tid for t in live for tid in t.threads}
         released = False
         deadline = time.monotonic() + TREE_TIMEOUT
@@ -292,10 +369,15 @@ class _Tree:
                 assert self.chan is not None
                 os.write(self.chan.release_w, b"r" * len(self.ctx.tasks))
                 released = True
-                self.forking_time = max(self.forking_time, 0.0)
+            if released and not joined_all and \
+                    len(self.joined) == len(self.ctx.tasks) - len(helpers):
+                # Every group is joined: the helpers may go.
+                assert self.chan is not None
+                os.write(self.chan.release_w, b"r" * len(helpers))
+                joined_all = True
             if set(self.at_end) >= want_end and _all_dead(zombies):
                 return
-            if not self._reap_events(zombies):
+            if not self._reap_events(zombies | helpers):
                 if time.monotonic() > deadline:
                     raise RestoreError("the restore made no progress for "
                                        f"{TREE_TIMEOUT:.0f} s")
@@ -327,10 +409,12 @@ class _Tree:
             text = line.decode(errors="replace").strip()
             if text.startswith(FORKED + " "):
                 self.forked.add(int(text.split()[1]))
+            elif text.startswith(JOINED + " "):
+                self.joined.add(int(text.split()[1]))
             elif text:
                 self.errors.append(text)
 
-    def _reap_events(self, zombies: set[int]) -> bool:
+    def _reap_events(self, untraced: set[int]) -> bool:
         """Handle every pending ptrace stop and exit; False if none."""
         any_event = False
         while True:
@@ -341,9 +425,13 @@ class _Tree:
             if st is None:
                 return any_event
             any_event = True
-            self._event(st, zombies)
+            self._event(st, untraced)
 
-    def _event(self, st: WaitStatus, zombies: set[int]) -> None:
+    def _event(self, st: WaitStatus, untraced: set[int]) -> None:
+        """One ptrace stop or exit.  Tasks in `untraced` (zombies, helpers)
+        are let go at their first stop: they die as their parents'
+        children only."""
+        zombies = untraced
         tid = st.pid
         task = self.by_tid.get(tid)
         where = f"task {task.pid}" if task else f"task {tid}"
@@ -392,9 +480,8 @@ class _Tree:
         region, point every thread at rt_sigreturn, let the tree go."""
         plans = []
         for task in self.ctx.tasks:
-            if task.zombie:
-                continue
-            plans.append((task, self._prepare(task)))
+            if task.alive:
+                plans.append((task, self._prepare(task)))
         for task, finals in plans:
             for tid, regs in finals:
                 _set_regs(tid, regs)
@@ -493,11 +580,21 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
         for kid in kids:
             if kid not in early:
                 _fork_child(ctx, task, kid, blob, modules, chan)
+        for kid in task.parent_kids:
+            _fork_child(ctx, task, kid, blob, modules, chan,
+                        nclone.CLONE_PARENT)
         os.write(chan.report_w, f"{FORKED} {task.pid}\n".encode())
-        if os.read(chan.release_r, 1) != b"r":
-            raise RestoreError(f"task {task.pid}: criu went away")
+        _wait_release(task, chan)
+        pstree.join_group(ctx, task)
+        if task.helper:
+            _wait_release(task, chan)
+            criu_log.flush()
+            os._exit(0)
+        os.write(chan.report_w, f"{JOINED} {task.pid}\n".encode())
+        for kid in kids:
+            if kid.helper:
+                os.waitpid(kid.pid, 0)      # it exits once all joined
         if task.zombie:
-            pstree.join_group(ctx, task)
             _become_zombie(task)
         # And the task's own /proc: the fs hook may chroot it away.
         task.proc_self = ProcSelf.open_here(task.service_fds,
@@ -515,10 +612,16 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     os._exit(1)
 
 
+def _wait_release(task: RestoreTask, chan: _Channel) -> None:
+    if os.read(chan.release_r, 1) != b"r":
+        raise RestoreError(f"task {task.pid}: criu went away")
+
+
 def _fork_child(ctx: RestoreContext, parent: RestoreTask, kid: RestoreTask,
-                blob: Blob, modules: list, chan: _Channel) -> None:
+                blob: Blob, modules: list, chan: _Channel,
+                flags: int = 0) -> None:
     try:
-        pid = nclone.fork_with_tid([kid.pid])
+        pid = nclone.fork_with_tid([kid.pid], flags)
     except FileExistsError:
         raise RestoreError(f"task {kid.pid}: PID {kid.pid} is already "
                            "used") from None

@@ -164,6 +164,11 @@ def build_block(base: int, region_start: int, region_len: int,
     f["nr_close_fds"] = len(close_fds)
     f["sigpending_shared"] = _siginfos(block, cpu.sigpending)
     f["nr_sigpending_shared"] = len(cpu.sigpending)
+    # Parts of the resources that hand each rst_thread their own fields.
+    from criu import resources
+    thread_parts = [part for module in resources.load()
+                    if (part := getattr(module, "restorer_thread_fields",
+                                        None)) is not None]
     threads = []
     for th, stack in zip(cpu.threads, stacks):
         comm = th.comm.encode()[:15]
@@ -184,11 +189,12 @@ def build_block(base: int, region_start: int, region_len: int,
         if th.rseq:
             entry.update(rseq_ptr=th.rseq[0], rseq_len=th.rseq[1],
                          rseq_sig=th.rseq[2])
+        for thread_part in thread_parts:
+            entry.update(thread_part(task, th.tid, block))
         threads.append(entry)
     f["threads"] = block.add_array(ra.RST_THREAD, threads)
     f["nr_threads"] = len(threads)
     # Parts of the resources that hand the blob their own typed fields.
-    from criu import resources
     for module in resources.load():
         part = getattr(module, "restorer_fields", None)
         if part is not None:

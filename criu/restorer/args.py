@@ -86,6 +86,18 @@ RST_POSIX_TIMER = Layout("rst_posix_timer", [
 ])
 """struct rst_posix_timer (restorer.h)."""
 
+RST_SECCOMP_FILTER = Layout("rst_seccomp_filter", [
+    ("len", "u64"), ("insns", "u64"), ("flags", "u32"), ("pad", "u32"),
+])
+"""struct rst_seccomp_filter { u64 len; u64 insns; u32 flags, pad; }:
+one BPF program (len struct sock_filter at insns) for seccomp(2)."""
+
+RST_SECCOMP = Layout("rst_seccomp", [
+    ("mode", "u32"), ("no_new_privs", "u32"),
+    ("nr_filters", "u64"), ("filters", "u64"),
+])
+"""struct rst_seccomp (restorer.h): one thread's seccomp state."""
+
 RST_THREAD = Layout("rst_thread", [
     ("tid", "i32"), ("has_comm", "u32"), ("stack_top", "u64"),
     ("frame_src", "u64"), ("frame_len", "u64"), ("frame_dst", "u64"),
@@ -95,6 +107,7 @@ RST_THREAD = Layout("rst_thread", [
     ("sigpending", "u64"), ("nr_sigpending", "u64"),
     ("comm", ("u8", 16)),
     ("creds", RST_CREDS),
+    ("seccomp", RST_SECCOMP),
 ])
 """struct rst_thread (restorer.h): one per thread, the leader first."""
 

@@ -46,6 +46,11 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 #define PR_CAP_AMBIENT		47
 #define PR_CAP_AMBIENT_RAISE	2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define PR_SET_SECCOMP		22
+#define PR_SET_NO_NEW_PRIVS	38
+#define SECCOMP_MODE_STRICT	1
+#define SECCOMP_MODE_FILTER	2
+#define SECCOMP_SET_MODE_FILTER	1
 
 #define RSEQ_FLAG_UNREGISTER	1
 #define SIGSTOP_NR		19
@@ -106,6 +111,8 @@ enum step {
 	STEP_COMM,
 	STEP_ITIMER,
 	STEP_POSIX_TIMER,
+	STEP_NO_NEW_PRIVS,
+	STEP_SECCOMP,
 };
 
 static const char *const step_names[] = {
@@ -131,6 +138,8 @@ static const char *const step_names[] = {
 	[STEP_COMM] = "set thread name",
 	[STEP_ITIMER] = "set interval timer",
 	[STEP_POSIX_TIMER] = "create POSIX timer",
+	[STEP_NO_NEW_PRIVS] = "set no_new_privs",
+	[STEP_SECCOMP] = "set seccomp mode",
 };
 
 struct iovec {
@@ -438,6 +447,45 @@ static void restore_creds(struct rst_creds *c)
 		fail(STEP_CREDS, 10, ret);
 }
 
+/* struct sock_fprog of seccomp(2): unsigned short len; sock_filter *filter. */
+struct sock_fprog {
+	uint16_t len;
+	uint16_t pad[3];
+	uint64_t filter;
+};
+
+/*
+ * no_new_privs and the seccomp filters of this thread, oldest first.  Before
+ * the credentials: a filter installed without no_new_privs needs
+ * CAP_SYS_ADMIN, which they may drop.  The filters do not stop the steps
+ * after: criu traces us with PTRACE_O_SUSPEND_SECCOMP.
+ */
+static void restore_seccomp_filters(struct rst_seccomp *sc)
+{
+	struct rst_seccomp_filter *f = (struct rst_seccomp_filter *)sc->filters;
+	uint64_t i;
+	long ret;
+
+	if (sc->no_new_privs) {
+		ret = sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		if (ret)
+			fail(STEP_NO_NEW_PRIVS, 1, ret);
+	}
+	if (sc->mode != SECCOMP_MODE_FILTER)
+		return;
+	for (i = 0; i < sc->nr_filters; i++) {
+		struct sock_fprog prog = {
+			.len = (uint16_t)f[i].len,
+			.filter = f[i].insns,
+		};
+
+		ret = sys_seccomp(SECCOMP_SET_MODE_FILTER, f[i].flags,
+				  (unsigned long)&prog);
+		if (ret)
+			fail(STEP_SECCOMP, i, ret);
+	}
+}
+
 static void close_fds(struct restorer_args *args)
 {
 	int32_t *fds = (int32_t *)args->close_fds;
@@ -500,6 +548,7 @@ restore_thread(struct restorer_args *args, struct rst_thread *t)
 	}
 	/* Every signal is blocked here: they stay queued until sigreturn. */
 	queue_signals(pid, tid, t->sigpending, t->nr_sigpending);
+	restore_seccomp_filters(&t->seccomp);
 	restore_creds(&t->creds);
 	/*
 	 * A uid change resets the mm's dumpable flag: whichever thread is the
@@ -523,6 +572,16 @@ restore_thread(struct restorer_args *args, struct rst_thread *t)
 	ret = sys_arch_prctl(ARCH_SET_FS, t->fs_base);
 	if (ret)
 		fail(STEP_TLS, t->fs_base, ret);
+	/*
+	 * Strict mode allows only read, write, exit and sigreturn: the last
+	 * syscall before the final stop (tgkill below, criu's munmap and
+	 * rt_sigreturn pass thanks to PTRACE_O_SUSPEND_SECCOMP).
+	 */
+	if (t->seccomp.mode == SECCOMP_MODE_STRICT) {
+		ret = sys_prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0);
+		if (ret)
+			fail(STEP_SECCOMP, SECCOMP_MODE_STRICT, ret);
+	}
 
 	/*
 	 * rsp points just past the frame's return address, as after a signal

@@ -146,6 +146,28 @@ struct rst_posix_timer {
 	uint64_t vsec, vnsec;	/* time left, 0: disarmed */
 };
 
+/* One seccomp BPF program: len struct sock_filter (8 bytes each) at insns. */
+struct rst_seccomp_filter {
+	uint64_t len;
+	uint64_t insns;
+	uint32_t flags;		/* SECCOMP_FILTER_FLAG_* to install with */
+	uint32_t pad;
+};
+
+/*
+ * A thread's seccomp state.  no_new_privs and the filters (oldest first,
+ * each thread its own chain) go in before the credentials, which may drop
+ * the CAP_SYS_ADMIN a filter without no_new_privs needs; strict mode is the
+ * last syscall before the final stop.  criu traces the task with
+ * PTRACE_O_SUSPEND_SECCOMP, so nothing after is filtered until it detaches.
+ */
+struct rst_seccomp {
+	uint32_t mode;		/* SECCOMP_MODE_*: 0 none, 1 strict, 2 filter */
+	uint32_t no_new_privs;	/* PR_SET_NO_NEW_PRIVS first */
+	uint64_t nr_filters;
+	uint64_t filters;	/* struct rst_seccomp_filter[] */
+};
+
 #define RST_NSIG	64
 #define RST_SIGINFO_SIZE	128
 
@@ -181,6 +203,7 @@ struct rst_thread {
 	char comm[16];
 
 	struct rst_creds creds;
+	struct rst_seccomp seccomp;
 };
 
 struct restorer_args {
