@@ -240,3 +240,32 @@ def get_rseq_configuration(pid: int) -> RseqConfiguration:
     ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, ctypes.sizeof(conf),
            ctypes.byref(conf))
     return conf
+
+
+SOCK_FILTER_SIZE = 8        # struct sock_filter { u16 code; u8 jt, jf; u32 k; }
+
+
+class SeccompMetadata(ctypes.Structure):
+    """struct seccomp_metadata { __u64 filter_off; __u64 flags; }"""
+
+    _fields_ = [("filter_off", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
+
+
+def seccomp_get_filter(pid: int, index: int) -> bytes:
+    """The BPF program (struct sock_filter[]) of the index-th seccomp filter
+    of stopped tracee `pid`, 0 being the oldest (PTRACE_SECCOMP_GET_FILTER:
+    needs CAP_SYS_ADMIN and a tracer not itself under seccomp).  Raises
+    OSError ENOENT past the oldest one."""
+    count = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, index, 0)
+    buf = ctypes.create_string_buffer(max(count, 1) * SOCK_FILTER_SIZE)
+    got = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, index, buf)
+    return buf.raw[:got * SOCK_FILTER_SIZE]
+
+
+def seccomp_get_metadata(pid: int, index: int) -> int:
+    """The SECCOMP_FILTER_FLAG_* the index-th filter keeps (only LOG is
+    reported by the kernel), PTRACE_SECCOMP_GET_METADATA."""
+    md = SeccompMetadata(index, 0)
+    ptrace(PTRACE_SECCOMP_GET_METADATA, pid, ctypes.sizeof(md),
+           ctypes.byref(md))
+    return md.flags

@@ -4,7 +4,7 @@
 Dump: per thread, the mode from /proc/PID/task/TID/status ("Seccomp:")
 goes to thread_core.seccomp_mode, NoNewPrivs to thread_core.no_new_privs
 (criu-py's own field: CRIU keeps none).  For filter mode the tracer reads
-the thread's chain, newest first, with PTRACE_SECCOMP_GET_FILTER (and the
+the thread's chain, oldest first, with PTRACE_SECCOMP_GET_FILTER (and the
 LOG flag with PTRACE_SECCOMP_GET_METADATA).  The kernel gives a filter no
 id, so, like CRIU, filters are told apart by content along the chain: a
 filter is its instructions, its flags and the filter below it; two threads
@@ -113,9 +113,10 @@ def chain_of(filters: list[Any], last: int) -> list[tuple[bytes, int]]:
 # -------------------------------------------------------------- dump side
 def _thread_chain(task: DumpTask, tid: int, count: int | None
                   ) -> list[tuple[bytes, int]]:
-    """The thread's filters, oldest first, read by the tracer."""
+    """The thread's filters, oldest first (the kernel's filter_off 0 is
+    the oldest), read by the tracer."""
     from compel.native import ptrace as pt
-    newest_first: list[tuple[bytes, int]] = []
+    chain: list[tuple[bytes, int]] = []
     index = 0
     while count is None or index < count:
         try:
@@ -134,10 +135,9 @@ def _thread_chain(task: DumpTask, tid: int, count: int | None
             flags = pt.seccomp_get_metadata(tid, index)
         except OSError:
             flags = 0               # kernels without GET_METADATA
-        newest_first.append((insns, flags))
+        chain.append((insns, flags))
         index += 1
-    newest_first.reverse()
-    return newest_first
+    return chain
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:

@@ -54,8 +54,13 @@ NR_RT_SIGRETURN = 15
 SYSCALL_INSN = b"\x0f\x05"
 CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
                  signal.SIGSYS, signal.SIGABRT)
+# SUSPEND_SECCOMP (inherited by every task and thread the root creates):
+# the restorer installs seccomp filters and strict mode before its last
+# syscalls, and criu's munmap and rt_sigreturn run after; the restored
+# filters apply once criu detaches.
 TRACE_OPTIONS = (pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACESYSGOOD |
-                 pt.PTRACE_O_TRACEFORK | pt.PTRACE_O_TRACECLONE)
+                 pt.PTRACE_O_TRACEFORK | pt.PTRACE_O_TRACECLONE |
+                 pt.PTRACE_O_SUSPEND_SECCOMP)
 FORKED = "forked"           # stage 1 report of a task: "forked PID"
 JOINED = "joined"           # stage 2 report: "joined PID" (in its group)
 TREE_TIMEOUT = 300.0        # a restore that makes no progress this long

@@ -20,7 +20,7 @@ HEADER_DIR = pathlib.Path(args.__file__).parent
 LAYOUTS = [args.RESTORER_ARGS, args.RST_VMA, args.RST_MM_MAP, args.RST_CREDS,
            args.RST_SIGACTION, args.RST_MOVE, args.RST_RUN, args.RST_RLIMIT,
            args.RST_RANGE, args.RST_THREAD, args.RST_ITIMER,
-           args.RST_POSIX_TIMER]
+           args.RST_POSIX_TIMER, args.RST_SECCOMP, args.RST_SECCOMP_FILTER]
 CHECKS = {layout.name: (layout, [f[0] for f in layout.fields])
           for layout in LAYOUTS}
 
