@@ -10,6 +10,7 @@ the rt_sigframe the restorer returns through (criu.arch.x86.sigframe).
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from typing import Any
 
@@ -125,11 +126,18 @@ def xsave_to_core(data: bytes, fpregs: Any) -> None:
 
 
 XFD_CAPABLE = 1 << 2          # CPUID 0xD.n ECX: the component is dynamic
+SYS_ARCH_PRCTL = 158
+ARCH_GET_XCOMP_PERM = 0x1022
 
 
 def xstate_size() -> int:
-    """Size of the standard XSAVE layout of a signal frame's fpstate: the
-    enabled components that every task has (not the dynamic ones)."""
+    """Size of the standard XSAVE layout of a signal frame's fpstate, the
+    kernel's fpstate->user_size: up to the end of the last component of
+    supported_features().  rt_sigreturn takes only the legacy FXSAVE part
+    of a frame whose software bytes claim more (check_xstate_in_sigframe:
+    xstate_size > user_size), so the AVX/AVX-512 registers come back as
+    zeros.  Not CPUID 0xD.0 EBX: that counts every component enabled in
+    XCR0, AMX tile data (8 KiB, dynamic) included."""
     comps = xs.components()
     features = supported_features()
     return max([xs.HEADER_OFFSET + XSAVE_HDR_SIZE] +
@@ -137,13 +145,30 @@ def xstate_size() -> int:
                 if features & (1 << n)])
 
 
+def _kernel_user_features() -> int | None:
+    """The XSAVE features of this process's fpstate as the kernel sets them
+    (arch_prctl(ARCH_GET_XCOMP_PERM), Linux 5.16+): XCR0 without the
+    dynamic ones not asked for.  None where the kernel lacks it."""
+    value = ctypes.c_uint64(0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(ctypes.c_long(SYS_ARCH_PRCTL),
+                    ctypes.c_long(ARCH_GET_XCOMP_PERM),
+                    ctypes.byref(value)) != 0:
+        return None
+    return value.value
+
+
 def supported_features() -> int:
-    """XCR0 without the dynamic (XFD) components, AMX tiles: the kernel
-    gives a task those only after arch_prctl(ARCH_REQ_XCOMP_PERM), and its
-    rt_sigreturn refuses (falling back to the legacy FXSAVE part, which
-    loses the AVX registers) a frame that claims a larger size."""
+    """The components a restored thread's signal frames hold (the kernel's
+    fpstate->user_xfeatures): those the kernel enabled (it may enable
+    fewer than the CPU has: an older kernel on an AMX or APX machine),
+    without the dynamic (XFD) ones, AMX tiles, which a task gets only after
+    arch_prctl(ARCH_REQ_XCOMP_PERM) and a first use."""
     eax, _, _, edx = cpuid(0xD, 0)
     features = eax | (edx << 32)
+    enabled = _kernel_user_features()
+    if enabled is not None:
+        features &= enabled
     for n in range(2, 63):
         if features & (1 << n) and cpuid(0xD, n)[2] & XFD_CAPABLE:
             features &= ~(1 << n)
