@@ -67,6 +67,9 @@ def _seize_one(ctx: DumpContext, pid: int, ppid: int,
     if pid == os.getpid():
         raise DumpError(f"task {pid}: criu itself is in the tree of "
                         f"{ctx.root_pid}")
+    if _in_vfork(pid):
+        raise DumpError(f"task {pid}: is waiting in vfork() for its child, "
+                        "which shares its memory: not supported yet")
     try:
         seized = compel.seize(pid)
     except ZombieTaskError:
@@ -87,6 +90,20 @@ def _seize_one(ctx: DumpContext, pid: int, ppid: int,
     ctx.log.info("Seized task %d (%d thread%s)", pid, len(task.threads),
                  "" if len(task.threads) == 1 else "s")
     return task
+
+
+def _in_vfork(pid: int) -> bool:
+    """A vfork() parent sleeps unstoppably until its child execs or exits:
+    ptrace could never stop it (the dump would hang)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read()
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return False
+    state = text[text.rindex(")") + 2]
+    return state == "D" and "vfork" in wchan
 
 
 def _zombie(ctx: DumpContext, pid: int, ppid: int,

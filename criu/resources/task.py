@@ -50,13 +50,36 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
         subreaper, pdeath = _ask_inside(task)
         tc.child_subreaper = bool(subreaper)
         task.core.thread_core.pdeath_sig = pdeath
-    th = task.core.thread_core
-    th.comm = tc.comm
-    th.sched_nice = st.nice
-    th.sched_policy = st.policy
-    th.sched_prio = st.rt_priority
+    task.core.thread_core.comm = tc.comm
+    for tid in task.threads:
+        _dump_sched(task.pid, tid, task.thread_cores[tid].thread_core)
     ctx.log.info("task %d: comm %r, personality %#x, state %d", task.pid,
                  tc.comm, tc.personality, tc.task_state)
+
+
+def _dump_sched(pid: int, tid: int, th: object) -> None:
+    """Policy (with SCHED_RESET_ON_FORK), priority and nice of a thread,
+    all per thread in the kernel, asked from criu."""
+    st = proc.stat(pid, tid)
+    try:
+        policy = os.sched_getscheduler(tid)
+        prio = os.sched_getparam(tid).sched_priority
+    except OSError:
+        policy, prio = st.policy, st.rt_priority
+    th.sched_nice = st.nice  # type: ignore[attr-defined]
+    th.sched_policy = policy  # type: ignore[attr-defined]
+    th.sched_prio = prio  # type: ignore[attr-defined]
+
+
+def apply_sched(tid: int, th: object) -> None:
+    """Set a thread's scheduling as dumped, from outside it (criu's main
+    process, once every thread exists): root may for any thread."""
+    if not th.HasField("sched_policy"):  # type: ignore[attr-defined]
+        return
+    policy = th.sched_policy  # type: ignore[attr-defined]
+    os.sched_setscheduler(tid, policy,
+                          os.sched_param(th.sched_prio))  # type: ignore[attr-defined]
+    os.setpriority(os.PRIO_PROCESS, tid, th.sched_nice)  # type: ignore[attr-defined]
 
 
 def _ask_inside(task: DumpTask) -> tuple[int, int]:
@@ -100,18 +123,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             ctx.log.warning("%s: parent death signal %d not restored: the "
                             "task's parent is outside the restored tree",
                             where, th.pdeath_sig)
-    if th.HasField("sched_policy"):
-        _try(ctx, where, "scheduler", lambda: _sched(th))
-
-
-def _sched(th: object) -> None:
-    policy = th.sched_policy  # type: ignore[attr-defined]
-    if os.sched_getscheduler(0) != policy or policy not in (
-            os.SCHED_OTHER, os.SCHED_BATCH, os.SCHED_IDLE):
-        os.sched_setscheduler(0, policy,
-                              os.sched_param(th.sched_prio))  # type: ignore[attr-defined]
-    if os.getpriority(os.PRIO_PROCESS, 0) != th.sched_nice:  # type: ignore[attr-defined]
-        os.setpriority(os.PRIO_PROCESS, 0, th.sched_nice)  # type: ignore[attr-defined]
+    # Scheduling is set by criu once all threads exist (apply_sched).
 
 
 def _read_self(name: str) -> str:

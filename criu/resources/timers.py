@@ -129,6 +129,14 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         t = tc.timers
         itimers = [dict(isec=e.isec, iusec=e.iusec, vsec=e.vsec,
                         vusec=e.vusec) for e in (t.real, t.virt, t.prof)]
+        for it in itimers:
+            if not it["vsec"] and not it["vusec"] and \
+                    (it["isec"] or it["iusec"]):
+                # Expired, its signal pending: the kernel re-arms it when
+                # that signal is taken.  Armed to fire at once instead
+                # (the signal merges with the pending one), so it keeps
+                # its interval.
+                it["vusec"] = 1
         for p in sorted(t.posix, key=lambda p: p.it_id):
             if p.overrun:
                 ctx.log.info("task %d: POSIX timer %d: overrun %d is not "

@@ -487,9 +487,22 @@ class _Tree:
         for task in self.ctx.tasks:
             if task.alive:
                 plans.append((task, self._prepare(task)))
+        from criu.resources import task as task_res
         for task, finals in plans:
             for tid, regs in finals:
                 _set_regs(tid, regs)
+                try:
+                    task_res.apply_sched(
+                        tid, task.thread_cores[tid].thread_core)
+                except OSError as e:
+                    self.ctx.log.warning("task %d: thread %d: cannot "
+                                         "restore its scheduling: %s",
+                                         task.pid, tid, e.strerror)
+            if task.stopped:
+                # It stops again at once: with its own signal mask and
+                # registers (rt_sigreturn done), not the restorer's.
+                for tid, _ in finals:
+                    _step_syscall(tid, f"task {task.pid}: rt_sigreturn")
         for task, finals in plans:
             for tid, _ in reversed(finals):     # the leader last
                 stop = (tid == task.pid and task.stopped)
@@ -584,7 +597,8 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
         pstree.enter_session(ctx, task)
         for kid in kids:
             if kid not in early:
-                _fork_child(ctx, task, kid, blob, modules, chan)
+                _fork_child(ctx, task, kid, blob, modules, chan,
+                            _shared_with_parent(task, kid))
         for kid in task.parent_kids:
             _fork_child(ctx, task, kid, blob, modules, chan,
                         nclone.CLONE_PARENT)
@@ -615,6 +629,16 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
         ctx.log.debug("%s", traceback.format_exc())
     criu_log.flush()
     os._exit(1)
+
+
+def _shared_with_parent(parent: RestoreTask, kid: RestoreTask) -> int:
+    """clone3 flags for what a child shares with its parent: cwd, root
+    and umask (CLONE_FS)."""
+    from compel.native import clone as nclone_flags
+    if parent.ids is not None and kid.ids is not None and \
+            parent.ids.fs_id == kid.ids.fs_id:
+        return nclone_flags.CLONE_FS
+    return 0
 
 
 def _wait_release(task: RestoreTask, chan: _Channel) -> None:
@@ -676,6 +700,16 @@ def _get_regs(pid: int) -> UserRegs:
 
 def _set_regs(pid: int, regs: UserRegs) -> None:
     pt.set_regset(pid, pt.NT_PRSTATUS, bytes(regs))
+
+
+def _step_syscall(tid: int, what: str) -> None:
+    """Run the syscall the thread's registers point at, under ptrace."""
+    for _ in range(2):                      # syscall entry, then exit
+        pt.syscall_step(tid)
+        st = waitpid(tid)
+        assert st is not None
+        if st.exited or not st.is_syscall_stop:
+            raise RestoreError(f"{what}: {st.describe()}")
 
 
 def _all_dead(pids: set[int]) -> bool:

@@ -406,11 +406,9 @@ static void restore_creds(struct rst_creds *c)
 	ret = sys_setresgid(c->gid, c->egid, c->sgid);
 	if (ret)
 		fail(STEP_CREDS, 4, ret);
-	sys_setfsgid(c->fsgid);
 	ret = sys_setresuid(c->uid, c->euid, c->suid);
 	if (ret)
 		fail(STEP_CREDS, 5, ret);
-	sys_setfsuid(c->fsuid);
 
 	/*
 	 * The uid change cleared the effective set; take back what is still
@@ -425,6 +423,12 @@ static void restore_creds(struct rst_creds *c)
 	ret = sys_capset((unsigned long)&hdr, (unsigned long)data);
 	if (ret)
 		fail(STEP_CREDS, 7, ret);
+	/*
+	 * setres[ug]id() made the fs ids the effective ones; others need
+	 * CAP_SET[UG]ID, effective again only now.
+	 */
+	sys_setfsgid(c->fsgid);
+	sys_setfsuid(c->fsuid);
 	ret = sys_prctl(PR_SET_SECUREBITS, c->secbits, 0, 0, 0);
 	if (ret)
 		fail(STEP_CREDS, 8, ret);
