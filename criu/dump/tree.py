@@ -103,7 +103,24 @@ def _in_vfork(pid: int) -> bool:
     except OSError:
         return False
     state = text[text.rindex(")") + 2]
-    return state == "D" and "vfork" in wchan
+    if state != "D":
+        return False
+    if "vfork" in wchan:
+        return True
+    # Or asleep in clone itself (kernel_clone waits for the vfork child):
+    # a child sharing its memory says so.
+    from compel.native import files as nfiles
+    try:
+        kids = proc.children(pid)
+    except DumpError:
+        return False
+    for kid in kids:
+        try:
+            if nfiles.kcmp(pid, kid, nfiles.KCMP_VM) == 0:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _zombie(ctx: DumpContext, pid: int, ppid: int,
