@@ -53,6 +53,15 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     task.core.thread_core.comm = tc.comm
     for tid in task.threads:
         _dump_sched(task.pid, tid, task.thread_cores[tid].thread_core)
+    if task.seized is not None and len(task.threads) > 1:
+        # The parent-death signal is per thread too.
+        with task.remote_page() as page:
+            for tid in task.threads[1:]:
+                task.seized.remote_syscall_checked(
+                    "prctl", nprctl.PR_GET_PDEATHSIG, page, 0, 0, 0, tid=tid)
+                task.thread_cores[tid].thread_core.pdeath_sig = \
+                    int.from_bytes(task.seized.read_memory(page, 4),
+                                   "little", signed=True)
     ctx.log.info("task %d: comm %r, personality %#x, state %d", task.pid,
                  tc.comm, tc.personality, tc.task_state)
 
@@ -114,15 +123,12 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         _try(ctx, where, "child_subreaper",
              lambda: nprctl.prctl(nprctl.PR_SET_CHILD_SUBREAPER, 1))
     th = task.core.thread_core
-    if th.pdeath_sig:
-        if task.ppid in {t.pid for t in ctx.tasks}:
-            _try(ctx, where, "parent death signal",
-                 lambda: nprctl.prctl(nprctl.PR_SET_PDEATHSIG, th.pdeath_sig))
-        else:
-            # Its parent now is criu: the signal would fire when criu exits.
-            ctx.log.warning("%s: parent death signal %d not restored: the "
-                            "task's parent is outside the restored tree",
-                            where, th.pdeath_sig)
+    if th.pdeath_sig and task.ppid == 0:
+        # Its parent now is criu: the signal would fire when criu exits.
+        ctx.log.warning("%s: parent death signal %d not restored: the "
+                        "task's parent is outside the restored tree",
+                        where, th.pdeath_sig)
+    # The signal itself is set by the restorer, after the credentials.
     # Scheduling is set by criu once all threads exist (apply_sched).
 
 

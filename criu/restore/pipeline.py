@@ -63,7 +63,7 @@ TRACE_OPTIONS = (pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACESYSGOOD |
                  pt.PTRACE_O_SUSPEND_SECCOMP)
 FORKED = "forked"           # stage 1 report of a task: "forked PID"
 JOINED = "joined"           # stage 2 report: "joined PID" (in its group)
-TREE_TIMEOUT = 300.0        # a restore that makes no progress this long
+TREE_TIMEOUT = 60.0         # seconds without any event: the restore is stuck
 
 
 def blob_path() -> str:
@@ -382,7 +382,9 @@ class _Tree:
                 joined_all = True
             if set(self.at_end) >= want_end and _all_dead(zombies):
                 return
-            if not self._reap_events(zombies | helpers):
+            if self._reap_events(zombies | helpers):
+                deadline = time.monotonic() + TREE_TIMEOUT
+            else:
                 if time.monotonic() > deadline:
                     raise RestoreError("the restore made no progress for "
                                        f"{TREE_TIMEOUT:.0f} s")

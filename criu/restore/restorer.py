@@ -185,6 +185,7 @@ def build_block(base: int, region_start: int, region_len: int,
             # The leader's name is the task's comm, set by the task hook.
             has_comm=int(bool(comm) and th.tid != task.pid),
             comm=list(comm + bytes(16 - len(comm))),
+            pdeath_sig=_pdeath_sig(task, th.tid),
             creds=_creds(creds.get(th.tid)))
         if th.rseq:
             entry.update(rseq_ptr=th.rseq[0], rseq_len=th.rseq[1],
@@ -200,6 +201,15 @@ def build_block(base: int, region_start: int, region_len: int,
         if part is not None:
             f.update(part(task, block))
     return block
+
+
+def _pdeath_sig(task: RestoreTask, tid: int) -> int:
+    """A thread's parent-death signal, set after its credentials (a
+    credential change clears it).  Only a parent inside the tree: outside,
+    the parent is criu, and the signal would fire when criu exits."""
+    if task.ppid == 0:
+        return 0
+    return task.thread_cores[tid].thread_core.pdeath_sig
 
 
 def _siginfos(block: ra.RestorerBlock, infos: list[bytes]) -> int:

@@ -106,6 +106,7 @@ RST_THREAD = Layout("rst_thread", [
     ("rseq_ptr", "u64"), ("rseq_len", "u32"), ("rseq_sig", "u32"),
     ("sigpending", "u64"), ("nr_sigpending", "u64"),
     ("comm", ("u8", 16)),
+    ("pdeath_sig", "i32"), ("pad", "u32"),
     ("creds", RST_CREDS),
     ("seccomp", RST_SECCOMP),
 ])

@@ -36,6 +36,7 @@ _Static_assert(offsetof(struct restorer_args, stack_top) == 24,
 
 #define PR_SET_DUMPABLE		4
 #define PR_SET_NAME		15
+#define PR_SET_PDEATHSIG	1
 #define PR_TIMER_CREATE_RESTORE_IDS	77
 #define SIGEV_THREAD_ID		4
 #define PR_SET_MM		35
@@ -113,6 +114,7 @@ enum step {
 	STEP_POSIX_TIMER,
 	STEP_NO_NEW_PRIVS,
 	STEP_SECCOMP,
+	STEP_PDEATHSIG,
 };
 
 static const char *const step_names[] = {
@@ -138,6 +140,7 @@ static const char *const step_names[] = {
 	[STEP_COMM] = "set thread name",
 	[STEP_ITIMER] = "set interval timer",
 	[STEP_POSIX_TIMER] = "create POSIX timer",
+	[STEP_PDEATHSIG] = "set parent death signal",
 	[STEP_NO_NEW_PRIVS] = "set no_new_privs",
 	[STEP_SECCOMP] = "set seccomp mode",
 };
@@ -554,6 +557,11 @@ restore_thread(struct restorer_args *args, struct rst_thread *t)
 	queue_signals(pid, tid, t->sigpending, t->nr_sigpending);
 	restore_seccomp_filters(&t->seccomp);
 	restore_creds(&t->creds);
+	if (t->pdeath_sig) {
+		ret = sys_prctl(PR_SET_PDEATHSIG, t->pdeath_sig, 0, 0, 0);
+		if (ret)
+			fail(STEP_PDEATHSIG, t->pdeath_sig, ret);
+	}
 	/*
 	 * A uid change resets the mm's dumpable flag: whichever thread is the
 	 * last past its credentials sets the dumped value.

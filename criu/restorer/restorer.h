@@ -202,6 +202,9 @@ struct rst_thread {
 
 	char comm[16];
 
+	int32_t pdeath_sig;	/* PR_SET_PDEATHSIG after creds (which clear it) */
+	uint32_t pad;
+
 	struct rst_creds creds;
 	struct rst_seccomp seccomp;
 };
