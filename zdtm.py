@@ -547,7 +547,7 @@ def state_differences(before: dict, after: dict) -> list[str]:
 class RunOptions:
     nocr: bool = False
     norst: bool = False
-    launcher: bool = False        # ZDTM_LAUNCHER=1: tests under a launcher
+    launcher: bool = True         # tests under a launcher (ZDTM_LAUNCHER)
     iters: int = 1
     keep_img: str = "failed"      # never | failed | always
     criu: pathlib.Path = DEFAULT_CRIU
@@ -607,8 +607,7 @@ class TestRun:
         if not self.suid:
             env.update(ZDTM_UID=str(ZDTM_UID), ZDTM_GID=str(ZDTM_GID),
                        ZDTM_GROUPS=" ".join(map(str, ZDTM_GROUPS)))
-        if self.opts.launcher:
-            env["ZDTM_LAUNCHER"] = "1"
+        env["ZDTM_LAUNCHER"] = "1" if self.opts.launcher else "0"
         argv = [str(self.test.binary), f"--pidfile={self.pidfile.name}",
                 f"--outfile={self.outfile.name}", *self.test.desc.args]
         self.out(f"Start {' '.join(argv)}"
@@ -1092,10 +1091,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dump with --leave-running, no restore")
     r.add_argument("--nocr", action="store_true",
                    help="no checkpoint: the test runs and checks itself")
-    r.add_argument("--launcher", action="store_true",
-                   help="start tests with ZDTM_LAUNCHER=1: each runs as the "
-                   "child of a launcher that shares a page with it, the "
-                   "launcher being the root of the dumped tree")
+    r.add_argument("--no-launcher", dest="launcher", action="store_false",
+                   help="start tests with ZDTM_LAUNCHER=0: each runs alone, "
+                   "not as the child of a launcher that shares a page with "
+                   "it (the default, as in CRIU: the launcher is the root "
+                   "of the dumped tree)")
     r.add_argument("--keep-img", choices=("never", "failed", "always"),
                    default="failed", help="keep images and logs (default: "
                    "of failed tests)")

@@ -21,7 +21,7 @@
  * task's fds are only 0 (/dev/null), 1 and 2 (the output file) plus whatever
  * the test opens itself.
  *
- * With ZDTM_LAUNCHER=1 in the environment the test runs, as in CRIU, under
+ * Unless ZDTM_LAUNCHER=0 is in the environment the test runs, as in CRIU, under
  * a launcher, which is the root of the tree to dump:
  *
  *   test (parent) ── fork ──> launcher ── fork ──> test (the real test)
@@ -325,8 +325,9 @@ void test_init(int argc, char **argv)
 		exit(1);
 	}
 	/* The launcher is the session leader, with SIGCHLD to wait. */
+	/* By default, as in CRIU; ZDTM_LAUNCHER=0 runs the test alone. */
 	launcher = getenv("ZDTM_LAUNCHER");
-	if (launcher && !strcmp(launcher, "1"))
+	if (!launcher || strcmp(launcher, "0"))
 		start_launcher();
 
 	/* The test's SIGCHLD is the one it was started with. */
