@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "zdtmtst.h"
+
 #define COW_WORDS(psz) ((psz) / sizeof(uint64_t))
 
 static inline uint64_t cow_word(unsigned long page, unsigned long word,
@@ -45,6 +47,25 @@ static inline int cow_check(const uint8_t *base, unsigned long page,
 				 (unsigned long long)p[i],
 				 (unsigned long long)cow_word(page, i, gen),
 				 gen);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * 0 if each of the n pages holds generation gen(page), else -1 with the
+ * first difference failed for who.
+ */
+static inline int cow_check_pages(const uint8_t *base, unsigned long n,
+				  unsigned int (*gen)(unsigned long),
+				  const char *who)
+{
+	char why[256];
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (cow_check(base, i, gen(i), why, sizeof(why))) {
+			fail("%s: %s", who, why);
 			return -1;
 		}
 	return 0;

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,63 @@ static inline void *task_shared_alloc(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* A shared page (task_shared_alloc()), or NULL with the failure reported. */
+static inline void *task_shared_page(void)
+{
+	void *p = task_shared_alloc(4096);
+
+	if (!p)
+		pr_perror("can't map shared memory");
+	return p;
+}
+
+/* fork(), with a failure reported. */
+static inline pid_t task_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		pr_perror("fork");
+	return pid;
+}
+
+/*
+ * A shared page, then one child that shares it: returns the page, with the
+ * child's pid (0 in the child) in *child, or NULL with the failure reported.
+ */
+static inline void *task_fork_shared(pid_t *child)
+{
+	void *p = task_shared_page();
+
+	if (!p)
+		return NULL;
+	*child = task_fork();
+	return *child < 0 ? NULL : p;
+}
+
+/*
+ * Fork n children, their pids in pids[]: returns the child's index in each
+ * child, n in the parent, or -1 (reported) if a fork failed.
+ */
+static inline int task_fork_children(pid_t *pids, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pids[i] = task_fork();
+		if (pids[i] <= 0)
+			return pids[i] < 0 ? -1 : i;
+	}
+	return n;
+}
+
+/* Kill a child whose set-up failed and reap it. */
+static inline void task_kill_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 /* For threads: leave the runner's SIGTERM to the main thread. */
 static inline void task_block_sigterm(void)
 {
@@ -164,6 +222,18 @@ static inline int task_stop_child(pid_t pid, const char *what)
 		fail("%s %d exited with %d", what, pid, WEXITSTATUS(status));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * End a test with one child: stop it (task_stop_child()) and pass() if ok
+ * and the child passed too; returns the test's exit code.
+ */
+static inline int task_end_with_child(pid_t pid, const char *what, bool ok)
+{
+	if (task_stop_child(pid, what) || !ok)
+		return 1;
+	pass();
 	return 0;
 }
 

@@ -540,3 +540,59 @@ void tt_kill(struct tt_task *tab, int n)
 			usleep(1000);
 	}
 }
+
+int tt_run(int argc, char **argv, struct tt_task *tab, int n)
+{
+	int errs;
+
+	test_init(argc, argv);
+	if (tt_create(tab, n))
+		return 1;
+
+	test_daemon();
+	test_waitsig();
+
+	errs = tt_verify(tab, n, "restored");
+	errs += tt_finish(tab, n);
+	if (errs) {
+		fail("%d differences in the process tree (see above)", errs);
+		return 1;
+	}
+	pass();
+	return 0;
+}
+
+int tt_check_parents(const struct tt_expect *t, int n, const char *when)
+{
+	struct tt_stat st;
+	int i, errs = 0;
+
+	for (i = 0; i < n; i++)
+		if (tt_stat(t[i].pid, &st) || !tt_alive_state(st.state) ||
+		    st.ppid != t[i].ppid) {
+			pr_err("%s: %s (%d) is in state %c under %d, expected alive under %d\n",
+			       when, t[i].name, t[i].pid, st.state, st.ppid,
+			       t[i].ppid);
+			errs++;
+		}
+	return errs;
+}
+
+int tt_reap_child(const char *who, pid_t pid)
+{
+	int status;
+	pid_t got;
+
+	do {
+		got = waitpid(pid, &status, 0);
+	} while (got < 0 && errno == EINTR);
+	if (got != pid) {
+		pr_perror("%s: can't reap %d", who, pid);
+		return 1;
+	}
+	if (status) {
+		pr_err("%s: %d exited with status %#x\n", who, pid, status);
+		return 1;
+	}
+	return 0;
+}

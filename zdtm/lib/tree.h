@@ -80,9 +80,26 @@ int tt_finish(struct tt_task *tab, int n);
 /* SIGKILL every task of the tree and reap what the test can. */
 void tt_kill(struct tt_task *tab, int n);
 
+/*
+ * The whole of a test that only checks its tree: build it, checkpoint,
+ * verify and tear it down; returns the test's exit code.
+ */
+int tt_run(int argc, char **argv, struct tt_task *tab, int n);
+
 /* The pid the task's parent has, or had if it exited (the test then). */
 pid_t tt_expected_ppid(struct tt_task *tab, int i);
 /* The wait status a TT_ZOMBIE task leaves. */
 int tt_zombie_status(const struct tt_task *t);
+
+/* A task a test forked by hand, and the parent it must have. */
+struct tt_expect {
+	const char *name;
+	pid_t pid, ppid;
+};
+
+/* Is each task alive under its parent?  The number of differences. */
+int tt_check_parents(const struct tt_expect *t, int n, const char *when);
+/* Wait for the child pid of who; 0 if it exited with 0, else 1 (reported). */
+int tt_reap_child(const char *who, pid_t pid);
 
 #endif /* ZDTM_TREE_H */

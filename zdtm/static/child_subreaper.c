@@ -38,26 +38,6 @@ static int check_flag(const char *who, int want)
 	return 0;
 }
 
-/* Wait for our child pid; 0 if it exited with 0. */
-static int reap(const char *who, pid_t pid)
-{
-	int status;
-	pid_t got;
-
-	do {
-		got = waitpid(pid, &status, 0);
-	} while (got < 0 && errno == EINTR);
-	if (got != pid) {
-		pr_perror("%s: can't reap %d", who, pid);
-		return 1;
-	}
-	if (status) {
-		pr_err("%s: %d exited with status %#x\n", who, pid, status);
-		return 1;
-	}
-	return 0;
-}
-
 static int task_o(void)
 {
 	test_waitsig();
@@ -90,7 +70,7 @@ static int task_a(void)
 		pr_perror("A: can't terminate B");
 		return 1;
 	}
-	errs += reap("A", b_pid);
+	errs += tt_reap_child("A", b_pid);
 	/* B's orphan is ours now. */
 	if (tt_stat(o_pid, &st) || st.ppid != a_pid) {
 		pr_err("A: B's orphan %d went to %d, not to A (%d)\n", o_pid,
@@ -101,29 +81,19 @@ static int task_a(void)
 		pr_perror("A: can't terminate O");
 		return 1;
 	}
-	errs += reap("A", o_pid);
+	errs += tt_reap_child("A", o_pid);
 	return errs ? 1 : 0;
 }
 
 static int check_tree(const char *when)
 {
-	const struct { const char *name; pid_t pid, ppid; } t[] = {
+	const struct tt_expect t[] = {
 		{ "A", a_pid, test_pid },
 		{ "B", b_pid, a_pid },
 		{ "O", o_pid, b_pid },
 	};
-	struct tt_stat st;
-	int i, errs = 0;
 
-	for (i = 0; i < 3; i++)
-		if (tt_stat(t[i].pid, &st) || !tt_alive_state(st.state) ||
-		    st.ppid != t[i].ppid) {
-			pr_err("%s: %s (%d) is in state %c under %d, expected alive under %d\n",
-			       when, t[i].name, t[i].pid, st.state, st.ppid,
-			       t[i].ppid);
-			errs++;
-		}
-	return errs;
+	return tt_check_parents(t, 3, when);
 }
 
 int main(int argc, char **argv)
@@ -208,7 +178,7 @@ int main(int argc, char **argv)
 		pr_perror("can't terminate A");
 		goto err;
 	}
-	errs += reap("test", a_pid);
+	errs += tt_reap_child("test", a_pid);
 	/* Orphans that went to the wrong subreaper. */
 	while ((stray = waitpid(-1, &status, WNOHANG)) > 0) {
 		pr_err("a stray orphan %d reaped by the test\n", stray);

@@ -40,25 +40,6 @@ static int send_rec(int who)
 	return 0;
 }
 
-static int reap(const char *who, pid_t pid)
-{
-	int status;
-	pid_t got;
-
-	do {
-		got = waitpid(pid, &status, 0);
-	} while (got < 0 && errno == EINTR);
-	if (got != pid) {
-		pr_perror("%s: can't reap %d", who, pid);
-		return 1;
-	}
-	if (status) {
-		pr_err("%s: %d exited with status %#x\n", who, pid, status);
-		return 1;
-	}
-	return 0;
-}
-
 static int orphan(int who, pid_t parent)
 {
 	if (send_rec(who))
@@ -83,7 +64,7 @@ static int helper(int who, pid_t parent)
 			_exit(orphan(who, parent));
 		_exit(o < 0 ? 1 : 0);
 	}
-	return h < 0 ? 1 : reap("S", h);
+	return h < 0 ? 1 : tt_reap_child("S", h);
 }
 
 /* Our only child, from /proc: the orphan given to us; 0 if not just one. */
@@ -137,29 +118,19 @@ static int task_s(void)
 		pr_perror("S: can't terminate O2");
 		return 1;
 	}
-	errs += reap("S", o2_pid);
+	errs += tt_reap_child("S", o2_pid);
 	return errs ? 1 : 0;
 }
 
 static int check_tree(const char *when)
 {
-	const struct { const char *name; pid_t pid, ppid; } t[] = {
+	const struct tt_expect t[] = {
 		{ "S", s_pid, test_pid },
 		{ "O1", o1_pid, test_pid },
 		{ "O2", o2_pid, s_pid },
 	};
-	struct tt_stat st;
-	int i, errs = 0;
 
-	for (i = 0; i < 3; i++)
-		if (tt_stat(t[i].pid, &st) || !tt_alive_state(st.state) ||
-		    st.ppid != t[i].ppid) {
-			pr_err("%s: %s (%d) is in state %c under %d, expected alive under %d\n",
-			       when, t[i].name, t[i].pid, st.state, st.ppid,
-			       t[i].ppid);
-			errs++;
-		}
-	return errs;
+	return tt_check_parents(t, 3, when);
 }
 
 int main(int argc, char **argv)
@@ -213,8 +184,8 @@ int main(int argc, char **argv)
 		pr_perror("can't terminate O1 and S");
 		goto err;
 	}
-	errs += reap("test", o1_pid);
-	errs += reap("test", s_pid);
+	errs += tt_reap_child("test", o1_pid);
+	errs += tt_reap_child("test", s_pid);
 	while ((stray = waitpid(-1, &status, WNOHANG)) > 0) {
 		pr_err("a stray orphan %d reaped by the test\n", stray);
 		errs++;

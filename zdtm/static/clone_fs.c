@@ -114,11 +114,9 @@ int main(int argc, char **argv)
 	}
 	umask(027);
 
-	forked = fork();
-	if (forked < 0) {
-		pr_perror("fork");
+	forked = task_fork();
+	if (forked < 0)
 		goto out_kill;
-	}
 	if (forked == 0)
 		exit(forked_child());
 
@@ -151,8 +149,7 @@ out_clean:
 	cleanup();
 	return 1;
 out_kill:
-	kill(sharing, SIGKILL);
-	waitpid(sharing, NULL, 0);
+	task_kill_child(sharing);
 	cleanup();
 	return 1;
 }

@@ -39,15 +39,7 @@ static unsigned int child_gen(unsigned long page)
 static int check_all(const uint8_t *mem, unsigned int (*gen)(unsigned long),
 		     const char *who)
 {
-	char why[256];
-	unsigned long i;
-
-	for (i = 0; i < NPAGES; i++)
-		if (cow_check(mem, i, gen(i), why, sizeof(why))) {
-			fail("%s: %s", who, why);
-			return -1;
-		}
-	return 0;
+	return cow_check_pages(mem, NPAGES, gen, who);
 }
 
 int main(int argc, char **argv)
@@ -56,6 +48,7 @@ int main(int argc, char **argv)
 	unsigned long i;
 	uint8_t *mem;
 	pid_t child;
+	bool ok;
 
 	test_init(argc, argv);
 	sh = task_shared_alloc(4096);
@@ -68,11 +61,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < NPAGES; i++)
 		cow_fill(mem, i, 1);
 
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
+	child = task_fork();
+	if (child < 0)
 		return 1;
-	}
 	if (child == 0) {
 		for (i = 0; i < NPAGES; i++)
 			if (child_gen(i) != 1)
@@ -93,24 +84,17 @@ int main(int argc, char **argv)
 			cow_fill(mem, i, parent_gen(i));
 	if (task_wait_at_least_ms(&sh->ready, 1, 10000)) {
 		pr_err("the child did not get ready\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
 	test_daemon();
 	test_waitsig();
 
-	if (check_all(mem, parent_gen, "parent")) {
-		task_set_word(&sh->rewritten, 1);
-		task_stop_child(child, "child");
-		return 1;
-	}
-	for (i = 0; i < NPAGES; i++)
-		cow_fill(mem, i, 4);
+	ok = !check_all(mem, parent_gen, "parent");
+	if (ok)
+		for (i = 0; i < NPAGES; i++)
+			cow_fill(mem, i, 4);
 	task_set_word(&sh->rewritten, 1);
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child", ok);
 }

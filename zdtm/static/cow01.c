@@ -74,14 +74,8 @@ static int check_zero_area(int written, const char *who)
 static int check_all(unsigned int (*gen)(unsigned long), int zero_written,
 		     const char *who)
 {
-	char why[256];
-	unsigned long i;
-
-	for (i = 0; i < NPAGES; i++)
-		if (cow_check(mem, i, gen(i), why, sizeof(why))) {
-			fail("%s: %s", who, why);
-			return -1;
-		}
+	if (cow_check_pages(mem, NPAGES, gen, who))
+		return -1;
 	return check_zero_area(zero_written, who);
 }
 
@@ -143,31 +137,22 @@ int main(int argc, char **argv)
 	for (i = 0; i < NPAGES; i++)
 		cow_fill(mem, i, 1);
 
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
+	child = task_fork();
+	if (child < 0)
 		return 1;
-	}
 	if (child == 0)
 		child_main(sh);
 
 	rewrite(parent_gen, 2);
 	if (task_wait_at_least_ms(&sh->ready, 2, 10000)) {
 		pr_err("the children did not get ready\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
 	test_daemon();
 	test_waitsig();
 
-	if (check_all(parent_gen, 0, "parent")) {
-		task_stop_child(child, "child");
-		return 1;
-	}
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child",
+				   !check_all(parent_gen, 0, "parent"));
 }

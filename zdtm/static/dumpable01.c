@@ -61,20 +61,14 @@ int main(int argc, char **argv)
 	pid_t pids[NCHILDREN];
 
 	test_init(argc, argv);
-	sh = task_shared_alloc(4096);
-	if (!sh) {
-		pr_perror("can't map shared memory");
+	sh = task_shared_page();
+	if (!sh)
 		return 1;
-	}
 
-	for (i = 0; i < NCHILDREN; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0) {
-			pr_perror("fork");
-			return 1;
-		}
-		if (pids[i])
-			continue;
+	i = task_fork_children(pids, NCHILDREN);
+	if (i < 0)
+		return 1;
+	if (i < NCHILDREN) {
 		d = child_setup(i);
 		if (d < 0)
 			exit(1);

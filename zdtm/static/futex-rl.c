@@ -130,11 +130,9 @@ int main(int argc, char **argv)
 		pr_perror("can't set up the shared mutex");
 		return 1;
 	}
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
+	child = task_fork();
+	if (child < 0)
 		return 1;
-	}
 	if (child == 0)
 		child_main(sh);
 
@@ -143,16 +141,14 @@ int main(int argc, char **argv)
 	for (i = 1; i <= NTHREADS; i++)
 		if (pthread_create(&th[i], NULL, thread_fn, (void *)i)) {
 			pr_err("can't create a thread\n");
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
+			task_kill_child(child);
 			return 1;
 		}
 	task_wait_at_least(&ready, NTHREADS);
 	if (task_wait_at_least_ms(&sh->ready, 1, 10000) ||
 	    rls[2].head != &own_head || rls[1].head == rls[0].head) {
 		pr_err("set-up failed\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 

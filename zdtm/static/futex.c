@@ -174,16 +174,9 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	test_init(argc, argv);
-	sh = task_shared_alloc(4096);
-	if (!sh) {
-		pr_perror("can't map shared memory");
+	sh = task_fork_shared(&child);
+	if (!sh)
 		return 1;
-	}
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0)
 		child_main(sh);
 
@@ -192,8 +185,7 @@ int main(int argc, char **argv)
 		if (pthread_create(&waiters[i].th, NULL, waiter_fn,
 				   &waiters[i])) {
 			pr_err("can't create a thread\n");
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
+			task_kill_child(child);
 			exit(1);
 		}
 	task_wait_at_least(&asleep, NWAITERS);
@@ -215,8 +207,7 @@ int main(int argc, char **argv)
 	if (woken) {
 		fail("%d waiters woke before they were woken", woken);
 		wake_all();
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 	if (sh->woken) {
@@ -226,8 +217,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (wake_all()) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 	task_set_word(&sh->word, 1);

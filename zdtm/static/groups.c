@@ -82,17 +82,9 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	test_init(argc, argv);
-	ready = task_shared_alloc(4096);
-	if (!ready) {
-		pr_perror("can't map shared memory");
+	ready = task_fork_shared(&child);
+	if (!ready)
 		return 1;
-	}
-
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0) {
 		if (become(child_list, 3, 20000, 20000) ||
 		    get_groups(&before))
@@ -110,8 +102,7 @@ int main(int argc, char **argv)
 		   20000, 20000) || get_groups(&before) ||
 	    task_wait_at_least_ms(ready, 1, 10000)) {
 		pr_perror("can't set the groups up");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
@@ -120,15 +111,8 @@ int main(int argc, char **argv)
 
 	if (get_groups(&after)) {
 		fail("can't read groups");
-		task_stop_child(child, "child");
-		return 1;
+		return task_end_with_child(child, "child", false);
 	}
-	if (!same_groups(&after, &before, "parent")) {
-		task_stop_child(child, "child");
-		return 1;
-	}
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child",
+				   same_groups(&after, &before, "parent"));
 }

@@ -75,17 +75,9 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	test_init(argc, argv);
-	ready = task_shared_alloc(4096);
-	if (!ready) {
-		pr_perror("can't map shared memory");
+	ready = task_fork_shared(&child);
+	if (!ready)
 		return 1;
-	}
-
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0) {
 		if (set_adj(CHILD_ADJ) ||
 		    read_int("/proc/self/oom_adj", &child_legacy) ||
@@ -103,20 +95,13 @@ int main(int argc, char **argv)
 	    read_int("/proc/self/oom_score_adj", &adj) || adj != PARENT_ADJ ||
 	    task_wait_at_least_ms(ready, 1, 10000)) {
 		pr_perror("can't set oom_score_adj");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
 	test_daemon();
 	test_waitsig();
 
-	if (check(PARENT_ADJ, legacy, "parent")) {
-		task_stop_child(child, "child");
-		return 1;
-	}
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child",
+				   !check(PARENT_ADJ, legacy, "parent"));
 }

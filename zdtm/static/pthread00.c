@@ -99,17 +99,9 @@ int main(int argc, char **argv)
 		pr_perror("can't set the SIGUSR1 handler");
 		return 1;
 	}
-	child_ready = task_shared_alloc(4096);
-	if (!child_ready) {
-		pr_perror("can't map shared memory");
+	child_ready = task_fork_shared(&child);
+	if (!child_ready)
 		return 1;
-	}
-
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0) {
 		if (start_threads(&main_st, 10))
 			exit(1);
@@ -119,8 +111,7 @@ int main(int argc, char **argv)
 	}
 
 	if (start_threads(&main_st, 0)) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 	task_wait_at_least(child_ready, 1);
@@ -128,12 +119,6 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	if (check_threads(&main_st, 0, "parent")) {
-		task_stop_child(child, "child");
-		return 1;
-	}
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child",
+				   !check_threads(&main_st, 0, "parent"));
 }

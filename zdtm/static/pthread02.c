@@ -129,17 +129,9 @@ int main(int argc, char **argv)
 		pr_perror("can't set the SIGUSR1 handler");
 		return 1;
 	}
-	child_ready = task_shared_alloc(4096);
-	if (!child_ready) {
-		pr_perror("can't map shared memory");
+	child_ready = task_fork_shared(&child);
+	if (!child_ready)
 		return 1;
-	}
-
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0) {
 		leader = getpid();
 		/*
@@ -160,16 +152,12 @@ int main(int argc, char **argv)
 
 	if (task_wait_at_least_ms(child_ready, 1, 10000)) {
 		pr_err("the child did not get ready\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
 	test_daemon();
 	test_waitsig();
 
-	if (task_stop_child(child, "child with a dead leader"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child with a dead leader", true);
 }

@@ -105,25 +105,19 @@ int main(int argc, char **argv)
 	pid_t pids[NCHILDREN];
 	volatile int *ready;
 	char why[256];
-	unsigned int i;
+	int i;
 	pthread_t th;
 	int ret = 0;
 
 	test_init(argc, argv);
-	ready = task_shared_alloc(4096);
-	if (!ready) {
-		pr_perror("can't map shared memory");
+	ready = task_shared_page();
+	if (!ready)
 		return 1;
-	}
 
-	for (i = 0; i < NCHILDREN; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0) {
-			pr_perror("fork");
-			return 1;
-		}
-		if (pids[i])
-			continue;
+	i = task_fork_children(pids, NCHILDREN);
+	if (i < 0)
+		return 1;
+	if (i < NCHILDREN) {
 		if (set_policy(&children[i])) {
 			pr_perror("can't set %s", children[i].name);
 			exit(1);

@@ -90,22 +90,18 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	test_init(argc, argv);
-	sh = task_shared_alloc(4096);
-	if (!sh) {
-		pr_perror("can't map shared memory");
+	sh = task_shared_page();
+	if (!sh)
 		return 1;
-	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    seccomp_filter_one(SYS_times, SECCOMP_RET_ERRNO | 131, 0)) {
 		pr_perror("can't install the filter");
 		return 1;
 	}
 
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
+	child = task_fork();
+	if (child < 0)
 		return 1;
-	}
 	if (child == 0)
 		exit(child_main(sh));
 
@@ -114,20 +110,13 @@ int main(int argc, char **argv)
 	    check_self("set-up", in_parent, 2, 2) ||
 	    task_wait_at_least_ms(&sh->child_ready, 1, 10000)) {
 		pr_err("set-up failed\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
 	test_daemon();
 	test_waitsig();
 
-	if (check_self("parent", in_parent, mode, filters)) {
-		task_stop_child(child, "child");
-		return 1;
-	}
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child",
+				   !check_self("parent", in_parent, mode, filters));
 }

@@ -106,28 +106,18 @@ int main(int argc, char **argv)
 	char why[256];
 
 	test_init(argc, argv);
-	sh = task_shared_alloc(4096);
-	if (!sh) {
-		pr_perror("can't map shared memory");
+	sh = task_fork_shared(&a);
+	if (!sh)
 		return 1;
-	}
-
-	a = fork();
-	if (a < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (a == 0)
 		exit(child_a(sh));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
 		pr_perror("PR_SET_NO_NEW_PRIVS");
 		goto out_kill;
 	}
-	b = fork();
-	if (b < 0) {
-		pr_perror("fork");
+	b = task_fork();
+	if (b < 0)
 		goto out_kill;
-	}
 	if (b == 0)
 		exit(child_b(sh));
 	if (task_wait_at_least_ms(&sh->ready, 2, 10000)) {
@@ -150,11 +140,8 @@ int main(int argc, char **argv)
 	return 0;
 
 out_kill:
-	kill(a, SIGKILL);
-	waitpid(a, NULL, 0);
-	if (b > 0) {
-		kill(b, SIGKILL);
-		waitpid(b, NULL, 0);
-	}
+	task_kill_child(a);
+	if (b > 0)
+		task_kill_child(b);
 	return 1;
 }

@@ -51,25 +51,16 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	test_init(argc, argv);
-	sh = task_shared_alloc(4096);
-	if (!sh) {
-		pr_perror("can't map shared memory");
+	sh = task_fork_shared(&child);
+	if (!sh)
 		return 1;
-	}
-
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0)
 		strict_child(sh);
 
 	for (i = 0; !__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST); i++) {
 		if (i > 10000 || waitpid(child, &status, WNOHANG) == child) {
 			pr_err("the child did not enter strict mode\n");
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
+			task_kill_child(child);
 			return 1;
 		}
 		usleep(1000);
@@ -81,8 +72,7 @@ int main(int argc, char **argv)
 	if (task_status_field(child, "Seccomp", mode, sizeof(mode)) ||
 	    strcmp(mode, "1")) {
 		fail("the child's Seccomp mode is \"%s\", not 1", mode);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 

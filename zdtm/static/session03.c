@@ -31,25 +31,7 @@ static struct tt_task tab[] = {
 	{ .parent = 15, .flags = TT_SETPGID | TT_STOP, .stopsig = SIGTTIN }, /* 16 */
 };
 
-#define NTASKS ((int)(sizeof(tab) / sizeof(tab[0])))
-
 int main(int argc, char **argv)
 {
-	int errs;
-
-	test_init(argc, argv);
-	if (tt_create(tab, NTASKS))
-		return 1;
-
-	test_daemon();
-	test_waitsig();
-
-	errs = tt_verify(tab, NTASKS, "restored");
-	errs += tt_finish(tab, NTASKS);
-	if (errs) {
-		fail("%d differences in the process tree (see above)", errs);
-		return 1;
-	}
-	pass();
-	return 0;
+	return tt_run(argc, argv, tab, sizeof(tab) / sizeof(tab[0]));
 }

@@ -100,19 +100,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
+	child = task_fork();
+	if (child < 0)
 		return 1;
-	}
 	if (child == 0)
 		exit(child_main(sh));
 
 	write_half(0, 0);
 	if (task_wait_at_least_ms(&sh->ready, 1, 10000)) {
 		pr_err("the child did not get ready\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 

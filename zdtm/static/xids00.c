@@ -133,17 +133,9 @@ int main(int argc, char **argv)
 	pid_t child;
 
 	test_init(argc, argv);
-	ready = task_shared_alloc(4096);
-	if (!ready) {
-		pr_perror("can't map shared memory");
+	ready = task_fork_shared(&child);
+	if (!ready)
 		return 1;
-	}
-
-	child = fork();
-	if (child < 0) {
-		pr_perror("fork");
-		return 1;
-	}
 	if (child == 0) {
 		/* The same real uid as the parent's: it may signal us. */
 		if (setup(30000, &before, "child set-up"))
@@ -159,13 +151,11 @@ int main(int argc, char **argv)
 
 	if (task_wait_at_least_ms(ready, 1, 10000)) {
 		pr_err("the child did not get ready\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 	if (setup(30000 - 1, &before, "set-up")) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		task_kill_child(child);
 		return 1;
 	}
 
@@ -174,15 +164,8 @@ int main(int argc, char **argv)
 
 	if (get_xids(&after)) {
 		fail("can't read the ids");
-		task_stop_child(child, "child");
-		return 1;
+		return task_end_with_child(child, "child", false);
 	}
-	if (!same_xids(&after, &before, "parent")) {
-		task_stop_child(child, "child");
-		return 1;
-	}
-	if (task_stop_child(child, "child"))
-		return 1;
-	pass();
-	return 0;
+	return task_end_with_child(child, "child",
+				   same_xids(&after, &before, "parent"));
 }
