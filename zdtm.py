@@ -800,6 +800,8 @@ class TestRun:
         pids = set()
         if self.pid and alive(self.pid):
             pids.add(self.pid)
+            # The test's tree, sessions it made of its own included.
+            pids.update(descendants(self.pid))
         if self.sid:
             pids.update(session_members(self.sid))
         if pids:
