@@ -101,7 +101,7 @@ class LogSetup:
         self.log_pid = False
         self.handler: Optional[logging.Handler] = None
         self.stream: Optional[TextIO] = None
-
+        self.owns_stream = False        # a file criu opened, to close
 
 _setup = LogSetup()
 
@@ -118,6 +118,14 @@ def setup(verbosity: int = 2, log_file: Optional[str] = None,
         logger.removeHandler(h)
         if h is _setup.handler and _setup.stream not in (None, sys.stderr):
             h.close()
+            # A StreamHandler leaves its stream open: close it if ours.
+            if _setup.owns_stream:
+                try:
+                    _setup.stream.close()  # type: ignore[union-attr]
+                except (OSError, ValueError):
+                    pass
+            _setup.stream = None
+            _setup.owns_stream = False
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
     _setup.verbosity = verbosity
@@ -136,6 +144,7 @@ def setup(verbosity: int = 2, log_file: Optional[str] = None,
         except OSError as e:
             from criu.errors import CriuError
             raise CriuError(f"log file {path}: {e.strerror}") from e
+        _setup.owns_stream = True
     else:
         stream = sys.stderr
     _setup.stream = stream
@@ -180,8 +189,9 @@ def move_log_fd(min_fd: int) -> None:
                            errors="replace")
     handler.setStream(new_stream)
     _setup.stream = new_stream
-    if stream is not sys.stderr:
+    if _setup.owns_stream:
         stream.close()
+    _setup.owns_stream = True
 
 
 def reopen_for_pid() -> None:
