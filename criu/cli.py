@@ -41,6 +41,11 @@ Dump/restore options:
   -R|--leave-running     leave the tasks running after dump
   -s|--leave-stopped     leave the tasks stopped after dump
   -d|--restore-detached  do not wait for the restored tree to exit
+  -S|--restore-sibling   restore the root as a sibling of criu (with -d)
+  --exec-cmd -- CMD ...  restore: run CMD in place of criu once the tree
+                         runs (it is then the root's parent); not with -d
+  --freeze-cgroup DIR    dump: freeze the tree with the cgroup v2 freezer
+                         of DIR while it is seized
   -j|--shell-job         the tree was started from a shell (uses the
                          caller's terminal)
   --pidfile FILE         write the restored root's PID to FILE
@@ -112,6 +117,9 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("-R", "--leave-running", action="store_true")
     p.add_argument("-s", "--leave-stopped", action="store_true")
     p.add_argument("-d", "--restore-detached", action="store_true")
+    p.add_argument("-S", "--restore-sibling", action="store_true")
+    p.add_argument("--exec-cmd", dest="has_exec_cmd", action="store_true")
+    p.add_argument("--freeze-cgroup")
     p.add_argument("-j", "--shell-job", action="store_true")
     p.add_argument("--display-stats", action="store_true")
     p.add_argument("--inherit-fd", dest="inherit_fds", action="append")
@@ -142,6 +150,16 @@ def parse_options(command: str, argv: list[str], *,
     if ns.version:
         print(f"Version: {VERSION}")
         raise SystemExit(0)
+    if ns.has_exec_cmd:
+        if command != "restore":
+            raise UsageError("--exec-cmd is available for the restore "
+                             "command only (try criu -h)")
+        if ns.restore_detached:
+            raise UsageError("--restore-detached and --exec-cmd cannot be "
+                             "used together (try criu -h)")
+        if not ns.args:
+            raise UsageError("--exec-cmd requires a command (try criu -h)")
+        ns.exec_cmd, ns.args = ns.args, []
     if ns.args and not positional_ok:
         raise UsageError(f"unexpected argument for {command}: "
                          f"{' '.join(ns.args)} (try criu -h)")

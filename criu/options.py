@@ -26,6 +26,10 @@ class Options:
     leave_running: bool = False         # -R
     leave_stopped: bool = False         # -s
     restore_detached: bool = False      # -d
+    restore_sibling: bool = False       # -S: the root a sibling of criu
+    exec_cmd: list[str] = dataclasses.field(default_factory=list)
+    #                                   restore --exec-cmd -- CMD ARGS...
+    freeze_cgroup: Optional[str] = None  # --freeze-cgroup DIR (dump)
     shell_job: bool = False             # -j
     display_stats: bool = False         # --display-stats
     ghost_limit: int = 1 << 20          # --ghost-limit: largest unlinked file

@@ -78,6 +78,10 @@ def fork_with_tid(tids: list[int], flags: int = 0,
     namespace level).  Needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN over the
     namespace; raises OSError (EEXIST when a PID is taken)."""
     arr = (ctypes.c_int32 * len(tids))(*tids)
+    if flags & (CLONE_PARENT | CLONE_THREAD):
+        # clone3 wants no exit signal then: the child takes the one of
+        # the caller (it is the caller's parent's child).
+        exit_signal = 0
     args = CloneArgs(flags=flags, exit_signal=exit_signal,
                      set_tid=ctypes.addressof(arr), set_tid_size=len(tids))
     api = ctypes.pythonapi

@@ -101,4 +101,14 @@ def run(command: str, argv: list[str]) -> int:
     ctx = pipeline.restore(opts)
     if opts.display_stats:
         stats.display_restore(ctx.stats)
+    if opts.exec_cmd:
+        # Like CRIU: the command takes criu's place, as the root's parent.
+        from criu import log
+        log.flush()
+        try:
+            os.execvp(opts.exec_cmd[0], opts.exec_cmd)
+        except OSError as e:
+            raise RestoreError(f"--exec-cmd {opts.exec_cmd[0]}: "
+                               f"{e.strerror} (the tree was restored and "
+                               "runs)") from e
     return int(getattr(ctx, "exit_code", 0) or 0)

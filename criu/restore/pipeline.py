@@ -118,7 +118,7 @@ def restore(opts: Options) -> RestoreContext:
     logger.info("Restore finished successfully. Tasks resumed.")
     if opts.pidfile:
         _write_pidfile(opts, root.pid)
-    if not opts.restore_detached:
+    if not (opts.restore_detached or opts.restore_sibling or opts.exec_cmd):
         _wait_tree(ctx, root.pid)
     return ctx
 
@@ -328,8 +328,10 @@ class _Tree:
         self.old_wakeup = signal.set_wakeup_fd(self.wake_w)
         go_r, go_w = os.pipe2(os.O_CLOEXEC)
         started = time.monotonic()
+        # -S: the root is criu's sibling, its parent criu's parent.
+        flags = nclone.CLONE_PARENT if self.ctx.opts.restore_sibling else 0
         try:
-            pid = nclone.fork_with_tid([root.pid])
+            pid = nclone.fork_with_tid([root.pid], flags)
         except FileExistsError:
             os.close(go_r)
             os.close(go_w)
