@@ -44,7 +44,8 @@ from criu.resources.base import (DumpContext, DumpStats, DumpTask, Resource,
 RESOURCES: tuple[str, ...] = (
     "criu.resources.pstree",    # session / process group; pstree.img
     "criu.resources.task",      # comm, personality, state, sched (core)
-    "criu.resources.files",     # fdinfo/files/pipes-data/tty-info images
+    "criu.resources.files",     # fdinfo/files images; each kind of file
+                                #   (pipes, ttys...): fdtypes/
     "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
     "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
     "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan

@@ -12,6 +12,7 @@ import os
 from criu.dump import proc
 from criu.errors import DumpError, RestoreError
 from criu.resources import files
+from criu.resources.fdtypes import reg
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
 
 NAME = "fs"
@@ -26,7 +27,7 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
             raise DumpError(f"task {task.pid}: {what} {path}: the directory "
                             "was removed")
         st = os.stat(f"/proc/{task.pid}/{what}")
-        ids[what] = files.add_reg_file(
+        ids[what] = reg.add_reg_file(
             ctx, path, os.O_RDONLY | os.O_DIRECTORY, 0,
             proc.mnt_id_of(task.pid, what), st)
     umask_text = proc.status(task.pid).get("Umask")

@@ -97,7 +97,7 @@ def _remote_value(task: DumpTask, name: str, *args: int) -> int | None:
 def dump(ctx: DumpContext, task: DumpTask) -> None:
     pid = task.pid
     mm_pb2, pagemap_pb2, vma_pb2 = _pb()
-    from criu.resources import files
+    from criu.resources.fdtypes import reg
 
     mmf = read_mm_fields(pid)
     brk = _remote_value(task, "brk", 0)
@@ -113,8 +113,8 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     exe = os.readlink(f"/proc/{pid}/exe")
     # With its size (and mode), so that a restore refuses another file
     # found at the same path instead of mapping it in.
-    exe_id = files.add_reg_file(ctx, exe, os.O_RDONLY,
-                                st=_mapped_stat(pid, "exe", exe))
+    exe_id = reg.add_reg_file(ctx, exe, os.O_RDONLY,
+                              st=_mapped_stat(pid, "exe", exe))
     mm = mm_pb2.mm_entry(
         mm_start_code=mmf.start_code, mm_end_code=mmf.end_code,
         mm_start_data=mmf.start_data, mm_end_data=mmf.end_data,
@@ -158,7 +158,7 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
                 if path.endswith(" (deleted)"):
                     raise DumpError(f"task {pid}: memory: mapping "
                                     f"{v.describe()}: file was deleted")
-                file_ids[key] = files.add_reg_file(
+                file_ids[key] = reg.add_reg_file(
                     ctx, path, oflags, st=_mapped_stat(
                         pid, f"map_files/{v.start:x}-{v.end:x}", path))
             entry.shmid = file_ids[key]
@@ -548,6 +548,7 @@ def _fill_shmem(ctx: RestoreContext, shmid: int, area: Any,
 
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     from criu.resources import files
+    from criu.resources.fdtypes import reg
 
     mm, runs, pages_id = load_plan(ctx, task.pid)
     where = f"task {task.pid}: memory"
@@ -558,8 +559,8 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         pages_fd = keep(ctx.images.open_raw(f"pages-{pages_id}.img"),
                         "pages image")
         fds.append(pages_fd)
-        exe_fd = keep(files.open_reg(files.reg_file(ctx, mm.exe_file_id),
-                                     f"{where}: exe"), "exe file")
+        exe_fd = keep(reg.open_reg(files.reg_file(ctx, mm.exe_file_id),
+                                   f"{where}: exe"), "exe file")
         fds.append(exe_fd)
         plan_vmas: list[dict[str, Any]] = []
         plan_files: list[int] = []          # file id per plan vma, 0: anon
@@ -582,7 +583,7 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             elif v.status & (vm.VMA_FILE_PRIVATE | vm.VMA_FILE_SHARED):
                 if v.shmid not in opened:
                     rfe = files.reg_file(ctx, v.shmid)
-                    opened[v.shmid] = keep(files.open_reg(
+                    opened[v.shmid] = keep(reg.open_reg(
                         rfe, f"{where}: mapping {v.start:#x}"), "vma file")
                     fds.append(opened[v.shmid])
                 fd = opened[v.shmid]

@@ -1,0 +1,89 @@
+"""The fd-type table: one module per kind of open file, like CRIU's fdtype
+ops (files-reg.c, pipes.c, tty.c, ...).
+
+The files resource (criu/resources/files.py) keeps what every kind shares:
+walking /proc/PID/fd, open file descriptions shared between fds (kcmp),
+fd flags (close-on-exec), fown, files.img, placing the fds at their numbers,
+service fds and --inherit-fd.  It hands each fd to the first kind of the
+table below whose match() takes it (dump) or whose FD_TYPE is the file
+entry's type (restore); an fd no kind takes makes the dump fail naming it.
+A new kind (eventfd, ...) is one new module and one line here.
+
+Kind module protocol:
+
+    FD_TYPE: int
+        its fd_types value of fdinfo.proto (file_entry.type, fdinfo.type);
+        one kind per value.
+    def match(info: proc.FdInfo) -> bool
+        dump: whether this kind takes the fd (/proc/PID/fd{,info}/N).
+    def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int
+        dump: image one open file description (files.add_file() puts its
+        file_entry in files.img, flags through files.file_flags(), fown
+        through files.fown()); return its file id.  Called once per
+        description: further fds sharing it reuse the id.
+    def open(ctx: RestoreContext, task: RestoreTask, entry, fd: int,
+             opening: files.Opening) -> int
+        restore, in the new task: a new fd (any number, close-on-exec) that
+        is the open file description of file_entry `entry`, which the task
+        had at fd `fd` (for messages; files.py places it there).  Who
+        creates, who receives: the first fd of an object the task shares
+        between descriptions creates it and keeps it in opening.made (the
+        two ends of a pipe), later ones receive a dup or reopen of it;
+        opening.on_close() releases it once every fd is in place.
+
+Optional hooks:
+
+    def dump_finish(ctx: DumpContext) -> None
+        after files.img is written: write this kind's own images
+        (pipes-data.img, tty-info.img, ...); called in table order.
+    def collect(ctx: RestoreContext) -> None
+        restore: read this kind's own images once, when files.img is read
+        (files.restore_state()), before any of its files is opened.
+    def prepare(ctx: RestoreContext, task: RestoreTask,
+                opening: files.Opening) -> None
+        restore, in the new task: before any of its fds is opened, while
+        criu's inherited fds (0, 1, 2, ...) are still in place.
+    def inherit_key(entry) -> str
+        restore: how --inherit-fd fd[N]:KEY names this file ("" if never).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Optional
+
+KINDS: tuple[str, ...] = (
+    "criu.resources.fdtypes.reg",   # REG: files, directories, /dev/null...
+                                    #   (+ ghost files: remap-fpath.img)
+    "criu.resources.fdtypes.pipe",  # PIPE: pipes (+ pipes-data.img)
+    "criu.resources.fdtypes.tty",   # TTY: --shell-job terminal
+                                    #   (+ tty-info.img)
+)
+
+REQUIRED = ("FD_TYPE", "match", "dump", "open")
+OPTIONAL = ("dump_finish", "collect", "prepare", "inherit_key")
+
+_loaded: list[ModuleType] = []
+
+
+def load() -> list[ModuleType]:
+    """The kind modules, imported once, in table order."""
+    if not _loaded:
+        _loaded.extend(importlib.import_module(name) for name in KINDS)
+    return _loaded
+
+
+def matching(info: Any) -> Optional[ModuleType]:
+    """The first kind that takes this fd on dump, or None."""
+    return next((k for k in load() if k.match(info)), None)
+
+
+def by_type(fd_type: int) -> Optional[ModuleType]:
+    """The kind of a file_entry type on restore, or None."""
+    return next((k for k in load() if k.FD_TYPE == fd_type), None)
+
+
+def hooks(name: str) -> list[Any]:
+    """The optional hook `name` of every kind that has it, in table order."""
+    return [getattr(k, name) for k in load() if hasattr(k, name)]
