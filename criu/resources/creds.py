@@ -102,3 +102,9 @@ def apply_here(creds: Any) -> None:
     os.setgroups(list(creds.groups))
     os.setresgid(creds.gid, creds.egid, creds.sgid)
     os.setresuid(creds.uid, creds.euid, creds.suid)
+    # The uid change made it non-dumpable, and the kernel keeps a dead
+    # task's dumpability: its exit status in /proc would be hidden from
+    # its own user.  /proc shows nothing of a zombie's (a dead task has no
+    # mm), so it gets the default of a process that never changed ids.
+    from compel.native import prctl as nprctl
+    nprctl.prctl(nprctl.PR_SET_DUMPABLE, 1)

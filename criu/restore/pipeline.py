@@ -165,33 +165,11 @@ def _read_tree(ctx: RestoreContext) -> None:
             raise RestoreError(f"task {pe.pid}: its parent {pe.ppid} is a "
                                "zombie")
         parent.children.append(by_pid[pe.pid])
-    _adopt_by_zombie_leaders(by_pid)
     _add_helpers(ctx, root, by_pid)
     ctx.tasks = list(root.walk())
     if len([t for t in ctx.tasks if not t.helper]) != len(entries):
         raise RestoreError("pstree.img: the parent links do not form one "
                            "tree")
-
-
-def _adopt_by_zombie_leaders(by_pid: dict[int, RestoreTask]) -> None:
-    """A session whose leader is a zombie: the zombie starts the session
-    again and forks its members (CLONE_PARENT: they stay their parent's
-    children), then dies."""
-    for leader in list(by_pid.values()):
-        if not leader.zombie or leader.sid != leader.pid:
-            continue
-        for task in by_pid.values():
-            if task.sid != leader.pid or task is leader:
-                continue
-            parent = by_pid.get(task.ppid)
-            if parent is None or task not in parent.children:
-                continue
-            if parent.pid != leader.ppid:
-                raise RestoreError(f"task {task.pid}: its session leader "
-                                   f"{leader.pid} is a zombie and not its "
-                                   "sibling: not supported yet")
-            parent.children.remove(task)
-            leader.parent_kids.append(task)
 
 
 def _helper(pid: int, sid: int) -> RestoreTask:
@@ -210,54 +188,75 @@ def _helper(pid: int, sid: int) -> RestoreTask:
 
 def _add_helpers(ctx: RestoreContext, root: RestoreTask,
                  by_pid: dict[int, RestoreTask]) -> None:
-    """Helper tasks for dead leaders, as CRIU makes them: a session whose
-    leader is gone gets a helper with the leader's PID that starts the
-    session and forks its members (CLONE_PARENT: they stay their parent's
-    children); a process group whose leader is gone gets a helper that
-    starts the group for its members to join.  Helpers exit once every
-    task has joined its group; their parents reap them."""
+    """Who makes each task so that it lands in its session and group with
+    its parent, as CRIU arranges it.
+
+    A task in a session other than its parent's (its leader forked it, then
+    died or was orphaned with it) is forked by a task of that session that
+    is its parent's child, with CLONE_PARENT: the session's leader when it
+    is that child (alive, or a zombie that dies afterwards), else a helper
+    task with the leader's PID that starts the session.  A process group
+    whose leader is gone gets a helper that starts the group, forked by a
+    live task of the group's session.  Helpers exit once every task has
+    joined its group; their parents reap them."""
     outside = {root.sid} if root.sid != root.pid else set()
     outside |= {root.pgid} if root.pgid != root.pid else set()
     helpers: dict[int, RestoreTask] = {}
     for task in list(root.walk()):
-        if task.sid in by_pid or task.sid in outside or task.sid in helpers:
+        sid = task.sid
+        if task is root or sid == task.pid or sid in outside:
             continue
         parent = by_pid[task.ppid]
-        helper = _helper(task.sid, task.sid)
-        helper.ppid = parent.pid
-        members = [k for k in parent.children if k.sid == task.sid]
-        for kid in members:
-            parent.children.remove(kid)
-        helper.parent_kids = members
-        parent.children.append(helper)
-        helpers[task.sid] = helper
-        ctx.log.info("task %d: session %d has no leader: helper task %d "
-                     "stands in", task.pid, task.sid, task.sid)
+        if parent.sid == sid:
+            continue                    # inherited from its parent
+        grand = by_pid.get(parent.ppid)
+        if parent.sid == parent.pid and grand is not None and \
+                grand.sid == sid:
+            continue                    # forked before the parent's setsid
+        starter = by_pid.get(sid) or helpers.get(sid)
+        if starter is None:
+            starter = helpers[sid] = _helper(sid, sid)
+            starter.ppid = parent.pid
+            parent.children.append(starter)
+            ctx.log.info("task %d: session %d has no leader: helper task "
+                         "%d stands in", task.pid, sid, sid)
+        if starter.ppid != parent.pid:
+            raise RestoreError(f"task {task.pid}: its session {sid} was "
+                               f"started by a task that is not its parent "
+                               f"{parent.pid}'s child: not supported yet")
+        parent.children.remove(task)
+        starter.parent_kids.append(task)
     for task in list(root.walk()):
-        if task.helper or task.pgid in by_pid or task.pgid in outside or \
-                task.pgid in helpers:
+        pgid = task.pgid
+        if task.helper or pgid in by_pid or pgid in outside or \
+                pgid in helpers:
             continue
-        parent = by_pid.get(task.ppid)
-        helper = _helper(task.pgid, task.sid)
-        if parent is not None and parent.sid == task.sid:
-            helper.ppid = parent.pid
-            parent.children.insert(0, helper)
-        else:
-            # Made by whoever starts the task's session for its parent.
-            starter = next((t for t in list(root.walk())
-                            if task in t.parent_kids), None)
-            if starter is None:
-                raise RestoreError(f"task {task.pid}: its process group "
-                                   f"{task.pgid} has no leader, and its "
-                                   "parent is in another session: not "
-                                   "supported yet")
-            helper.ppid = task.ppid
-            starter.parent_kids.insert(0, helper)
-        helpers[task.pgid] = helper
+        host = _group_host(task, by_pid, helpers)
+        if host is None:
+            raise RestoreError(f"task {task.pid}: its process group {pgid} "
+                               "has no leader, and no task of its session "
+                               f"{task.sid} can stand in: not supported yet")
+        helper = helpers[pgid] = _helper(pgid, task.sid)
+        helper.ppid = host.pid
+        host.children.insert(0, helper)
         ctx.log.info("task %d: process group %d has no leader: helper "
-                     "task %d stands in", task.pid, task.pgid, task.pgid)
+                     "task %d stands in", task.pid, pgid, pgid)
     for pid in helpers:
         _check_pid_free(pid, pid)
+
+
+def _group_host(task: RestoreTask, by_pid: dict[int, RestoreTask],
+                helpers: dict[int, RestoreTask]) -> Optional[RestoreTask]:
+    """A task of task's session that can fork a group helper as its own
+    child before the groups are joined: its parent, the session's leader,
+    or the session's helper."""
+    parent = by_pid.get(task.ppid)
+    if parent is not None and parent.alive and parent.sid == task.sid:
+        return parent
+    leader = by_pid.get(task.sid)
+    if leader is not None and leader.alive:
+        return leader
+    return helpers.get(task.sid)
 
 
 def _check_pid_free(pid: int, tid: int) -> None:
@@ -276,20 +275,26 @@ def _check_pid_free(pid: int, tid: int) -> None:
 @dataclasses.dataclass
 class _Channel:
     """criu's pipes to every task of the tree: reports come up one pipe
-    (lines "forked PID" or a one-line error; blob failures too), releases
-    go down another (one byte per task and stage)."""
+    (lines "forked PID", "joined PID" or a one-line error; blob failures
+    too); releases go down one pipe per stage, one byte per task released
+    (a pipe per stage: a helper waiting for the second release must not
+    take a byte of the first meant for a task that has not read it yet)."""
 
     report_r: int
     report_w: int
-    release_r: int
+    release_r: int          # stage 1: every task
     release_w: int
+    helpers_r: int          # stage 2: the helpers
+    helpers_w: int
 
     @classmethod
     def open(cls, fds: ServiceFds) -> "_Channel":
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         release_r, release_w = os.pipe2(os.O_CLOEXEC)
+        helpers_r, helpers_w = os.pipe2(os.O_CLOEXEC)
         ch = cls(report_r, fds.keep(report_w, "report pipe"),
-                 fds.keep(release_r, "release pipe"), release_w)
+                 fds.keep(release_r, "release pipe"), release_w,
+                 fds.keep(helpers_r, "helpers' release pipe"), helpers_w)
         fcntl.fcntl(ch.report_r, fcntl.F_SETFL, os.O_NONBLOCK)
         return ch
 
@@ -380,7 +385,7 @@ class _Tree:
                     len(self.joined) == len(self.ctx.tasks) - len(helpers):
                 # Every group is joined: the helpers may go.
                 assert self.chan is not None
-                os.write(self.chan.release_w, b"r" * len(helpers))
+                os.write(self.chan.helpers_w, b"r" * len(helpers))
                 joined_all = True
             if set(self.at_end) >= want_end and _all_dead(zombies):
                 return
@@ -423,7 +428,7 @@ class _Tree:
             elif text:
                 self.errors.append(text)
 
-    def _reap_events(self, untraced: set[int]) -> bool:
+    def _reap_events(self, expected: set[int]) -> bool:
         """Handle every pending ptrace stop and exit; False if none."""
         any_event = False
         while True:
@@ -434,13 +439,13 @@ class _Tree:
             if st is None:
                 return any_event
             any_event = True
-            self._event(st, untraced)
+            self._event(st, expected)
 
-    def _event(self, st: WaitStatus, untraced: set[int]) -> None:
-        """One ptrace stop or exit.  Tasks in `untraced` (zombies, helpers)
-        are let go at their first stop: they die as their parents'
-        children only."""
-        zombies = untraced
+    def _event(self, st: WaitStatus, expected: set[int]) -> None:
+        """One ptrace stop or exit.  Tasks in `expected` (zombies, helpers)
+        exit by design: traced to the end, so that what they fork (the
+        members of their session) is traced too."""
+        zombies = expected
         tid = st.pid
         task = self.by_tid.get(tid)
         where = f"task {task.pid}" if task else f"task {tid}"
@@ -456,11 +461,6 @@ class _Tree:
             raise RestoreError(reason)
         if tid not in self.created:
             self.created.append(tid)
-        if tid in zombies:
-            # Not traced when it dies: a tracer's wait would take its exit
-            # status from /proc; it dies as its parent's child only.
-            pt.detach(tid)
-            return
         if st.event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_CLONE,
                         pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_STOP):
             pt.cont(tid)
@@ -572,7 +572,8 @@ class _Tree:
         self.wake_r = self.wake_w = -1
         if self.chan is not None:
             for fd in (self.chan.report_r, self.chan.report_w,
-                       self.chan.release_r, self.chan.release_w):
+                       self.chan.release_r, self.chan.release_w,
+                       self.chan.helpers_r, self.chan.helpers_w):
                 try:
                     os.close(fd)
                 except OSError:
@@ -607,10 +608,10 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
             _fork_child(ctx, task, kid, blob, modules, chan,
                         nclone.CLONE_PARENT)
         os.write(chan.report_w, f"{FORKED} {task.pid}\n".encode())
-        _wait_release(task, chan)
+        _wait_release(task, chan.release_r)
         pstree.join_group(ctx, task)
         if task.helper:
-            _wait_release(task, chan)
+            _wait_release(task, chan.helpers_r)
             criu_log.flush()
             os._exit(0)
         os.write(chan.report_w, f"{JOINED} {task.pid}\n".encode())
@@ -645,8 +646,8 @@ def _shared_with_parent(parent: RestoreTask, kid: RestoreTask) -> int:
     return 0
 
 
-def _wait_release(task: RestoreTask, chan: _Channel) -> None:
-    if os.read(chan.release_r, 1) != b"r":
+def _wait_release(task: RestoreTask, fd: int) -> None:
+    if os.read(fd, 1) != b"r":
         raise RestoreError(f"task {task.pid}: criu went away")
 
 

@@ -69,8 +69,19 @@ def test_zombie_session_leader_forks_its_members() -> None:
     z = _task(101, 100, 101, 101, state=TASK_DEAD)
     m = _task(102, 100, 101, 101)              # member, z's sibling
     by_pid = _link(root, z, m)
-    pipeline._adopt_by_zombie_leaders(by_pid)
+    pipeline._add_helpers(_ctx(), root, by_pid)
     assert z.parent_kids == [m] and m not in root.children
+
+
+def test_orphan_in_a_live_leaders_session_is_forked_by_it() -> None:
+    root = _task(100, 0, 100, 100)
+    leader = _task(107, 100, 107, 107)         # started session 107
+    orphan = _task(109, 100, 108, 107)         # its group 108: leader gone
+    by_pid = _link(root, leader, orphan)
+    pipeline._add_helpers(_ctx(), root, by_pid)
+    assert leader.parent_kids == [orphan]
+    helper = leader.children[0]                # group helper, in 107
+    assert helper.helper and helper.pid == 108 and helper.sid == 107
 
 
 def test_a_live_tree_needs_no_helper() -> None:
