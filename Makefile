@@ -35,6 +35,17 @@ include compel/compel.mk
 include criu/criu.mk
 include zdtm/zdtm.mk
 
+# Byte-compiled modules, made here because criu may run where Python does
+# not write them itself (PYTHONDONTWRITEBYTECODE; a read-only tree): every
+# criu command and every task a restore forks would compile its imports
+# from source again.  Not committed; refreshed whenever a source changed.
+PY_SRC := $(shell find criu compel images soccr -name '*.py' 2>/dev/null)
+STAMP_PYC := .stamp-pyc
+$(STAMP_PYC): $(PY_SRC) $(PROTO_STAMP) $(STAMP_VENV)
+	$(PY) -m compileall -q criu compel images soccr
+	touch $@
+BUILD += $(STAMP_PYC)
+
 build: $(STAMP_VENV) $(BUILD)
 
 test: build test-unit test-root test-zdtm

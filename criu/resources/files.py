@@ -166,6 +166,12 @@ def restore_state(ctx: RestoreContext) -> _RestoreState:
     return st
 
 
+def collect(ctx: RestoreContext, service_fds: Any) -> None:
+    """In criu, before the tree is forked: files.img and the kinds' images
+    read once, for every task to inherit (instead of each parsing them)."""
+    restore_state(ctx)
+
+
 def reg_file(ctx: RestoreContext, file_id: int) -> Any:
     """The reg_file_entry of a file id (used by fs for cwd/root)."""
     entry = restore_state(ctx).files.get(file_id)
