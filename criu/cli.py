@@ -44,8 +44,8 @@ Dump/restore options:
   -S|--restore-sibling   restore the root as a sibling of criu (with -d)
   --exec-cmd -- CMD ...  restore: run CMD in place of criu once the tree
                          runs (it is then the root's parent); not with -d
-  --freeze-cgroup DIR    dump: freeze the tree with the cgroup v2 freezer
-                         of DIR while it is seized
+  --freeze-cgroup DIR    dump: freeze with a cgroup freezer (not
+                         supported yet: refused)
   -j|--shell-job         the tree was started from a shell (uses the
                          caller's terminal)
   --pidfile FILE         write the restored root's PID to FILE

@@ -48,6 +48,11 @@ def _dump(opts: Options) -> DumpContext:
         raise UsageError("dump: -t/--tree PID is required (try criu -h)")
     if opts.leave_running and opts.leave_stopped:
         raise UsageError("dump: -R and -s exclude each other")
+    if opts.freeze_cgroup:
+        # Not ignored quietly: the tree is frozen with ptrace only.
+        raise UsageError("--freeze-cgroup is not supported yet (criu "
+                         "freezes the tree with ptrace, re-scanning it "
+                         "until no task appears)")
     logger = criu_log.get_logger()
     images = ImageDir(opts.images_dir, create=True)
     _forget_previous_dump(images)

@@ -76,3 +76,15 @@ def test_restore_sibling_gives_the_root_criu_s_parent(
             except ChildProcessError:
                 break
             time.sleep(0.01)
+
+
+def test_freeze_cgroup_is_refused_not_ignored(tmp_path: pathlib.Path) -> None:
+    v = Victim(tmp_path)
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"),
+                 "--freeze-cgroup", "/sys/fs/cgroup/freezer")
+        assert r.returncode == 1
+        assert "--freeze-cgroup is not supported yet" in r.stderr
+        v.assert_running_untraced()
+    finally:
+        v.kill()
