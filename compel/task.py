@@ -62,6 +62,10 @@ class Task:
         self.dead = False  # the task died while we held it
         self._syscall_ip: int | None = None
         self._intercepted: list[tuple[int, int]] = []
+        # Stop signals that were pending on the stopped task when we seized
+        # it (tid, siginfo): taken off its queue by the seize, queued again
+        # at detach.
+        self.pending_stops: list[tuple[int, bytes]] = []
         self._detached = False
         self._parasites: list = []
         self._options = pt.PTRACE_O_TRACESYSGOOD
@@ -145,7 +149,16 @@ class Task:
             if st.is_event_stop:
                 return st.is_group_stop
             if st.is_signal_delivery:
-                pt.cont(tid, st.stop_signal)
+                sig = st.stop_signal
+                if self.was_stopped and sig in STOP_SIGNALS:
+                    # A stop signal still pending on a stopped task: our
+                    # interrupt woke it to take it.  Kept, not delivered:
+                    # it is pending again when we leave (and callers see
+                    # it in pending_stops).
+                    self.pending_stops.append((tid, pt.get_siginfo(tid)))
+                    pt.cont(tid, 0)
+                else:
+                    pt.cont(tid, sig)
                 pt.interrupt(tid)
                 continue
             pt.cont(tid)
@@ -310,8 +323,20 @@ class Task:
             elif st.is_signal_delivery:
                 # Only SIGSTOP/SIGKILL-class signals get here (all else is
                 # blocked): keep it, to send again before we detach.
-                self._intercepted.append((tid, st.stop_signal))
+                self._keep_signal(tid, st.stop_signal)
         return self.get_regs(tid)
+
+    def _keep_signal(self, tid: int, sig: int) -> None:
+        """A signal the thread took while we ran code in it: queued again
+        at detach; a stop signal with its siginfo (pending_stops), so that
+        it goes back to the queue it came from."""
+        if sig in STOP_SIGNALS:
+            try:
+                self.pending_stops.append((tid, pt.get_siginfo(tid)))
+                return
+            except OSError:
+                pass
+        self._intercepted.append((tid, sig))
 
     def _stop_running_thread(self, tid: int) -> None:
         """Bring a thread we resumed back into a ptrace stop (a blocking
@@ -323,7 +348,7 @@ class Task:
                 if st.is_event_stop or st.is_syscall_stop:
                     return
                 if st.is_signal_delivery:
-                    self._intercepted.append((tid, st.stop_signal))
+                    self._keep_signal(tid, st.stop_signal)
                 pt.syscall_step(tid)
                 pt.interrupt(tid)
         except (OSError, TaskError):
@@ -386,6 +411,8 @@ class Task:
             except OSError as e:
                 if not self._gone():
                     errors.append(f"thread {tid}: {e}")
+        for tid, info in self.pending_stops:
+            _requeue_stop(self.pid, tid, info)
         for tid, sig in self._intercepted:
             _requeue_signal(self.pid, tid, sig)
         if leave_stopped and not self._gone():
@@ -438,6 +465,25 @@ class Task:
 
     def __exit__(self, *exc: object) -> None:
         self.detach()
+
+
+STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN,
+                signal.SIGTTOU)
+SI_USER = 0
+
+
+def _requeue_stop(pid: int, tid: int, info: bytes) -> None:
+    """A stop signal taken at seize, pending again: to the process if it
+    was sent to it (kill), else to its thread (tgkill)."""
+    sig = int.from_bytes(info[:4], "little")
+    code = int.from_bytes(info[8:12], "little", signed=True)
+    try:
+        if code == SI_USER:
+            os.kill(pid, sig)
+        else:
+            pidfd.tgkill(pid, tid, sig)
+    except OSError:
+        pass
 
 
 def _requeue_signal(pid: int, tid: int, sig: int) -> None:

@@ -26,6 +26,8 @@ from criu.resources.base import (DumpContext, DumpTask, RestoreContext,
 NAME = "cpu"
 
 NSIG = 64
+SI_USER = 0                  # siginfo si_code of kill()
+STOP_SIGNALS = (19, 20, 21, 22)   # SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 SIGKILL, SIGSTOP = 9, 19
 PR_GET_TID_ADDRESS = 40
 SIGACTION_SIZE = 32          # struct sigaction of rt_sigaction on x86_64
@@ -46,6 +48,14 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
         task.core.tc.sigactions.add(sigaction=handler, flags=flags,
                                     restorer=restorer, mask=sa_mask)
     shared = seized.pending_signals(task.threads[0], shared=True)
+    # Stop signals pending on a stopped task, which seizing it took off
+    # its queues (compel queues them again when it lets the task go).
+    for tid, info in seized.pending_stops:
+        if int.from_bytes(info[8:12], "little", signed=True) == SI_USER:
+            shared.append(info)
+        else:
+            task.thread_cores[tid].thread_core.signals_p.signals.append(
+                _siginfo_entry(info))
     if shared:
         task.core.tc.signals_s.signals.extend(
             _siginfo_entry(info) for info in shared)
@@ -155,9 +165,33 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         if sig in (SIGKILL, SIGSTOP) or sig > NSIG:
             continue
         actions[sig] = (sa.sigaction, sa.flags, sa.restorer, sa.mask)
-    shared = [bytes(e.siginfo) for e in core.tc.signals_s.signals] \
+    shared = [bytes(e.siginfo) for e in core.tc.signals_s.signals
+              if not is_stop(bytes(e.siginfo))] \
         if core.tc.HasField("signals_s") else []
     task.restorer_args.cpu = CpuPlan(actions, threads, shared)
+
+
+def is_stop(info: bytes) -> bool:
+    """A stop signal's siginfo: never queued by the restorer (it would stop
+    the task there); criu sends it once the task is stopped again."""
+    return int.from_bytes(info[:4], "little") in STOP_SIGNALS
+
+
+def pending_stops(task: RestoreTask) -> list[tuple[int, int, bool]]:
+    """(tid, signal, to the whole process) of the stop signals pending on
+    a task dumped stopped, for criu to send after it stopped again."""
+    out = []
+    tc = task.core.tc
+    if tc.HasField("signals_s"):
+        out += [(task.pid, int.from_bytes(e.siginfo[:4], "little"), True)
+                for e in tc.signals_s.signals if is_stop(bytes(e.siginfo))]
+    for tid in task.threads:
+        th = task.thread_cores[tid].thread_core
+        if th.HasField("signals_p"):
+            out += [(tid, int.from_bytes(e.siginfo[:4], "little"), False)
+                    for e in th.signals_p.signals
+                    if is_stop(bytes(e.siginfo))]
+    return out
 
 
 def _thread_plan(task: RestoreTask, tid: int, core: object) -> ThreadPlan:
@@ -188,7 +222,8 @@ def _thread_plan(task: RestoreTask, tid: int, core: object) -> ThreadPlan:
     if tcore.HasField("rseq_entry") and tcore.rseq_entry.rseq_abi_size:
         r = tcore.rseq_entry
         rseq = (r.rseq_abi_pointer, r.rseq_abi_size, r.signature)
-    pending = [bytes(e.siginfo) for e in tcore.signals_p.signals] \
+    pending = [bytes(e.siginfo) for e in tcore.signals_p.signals
+               if not is_stop(bytes(e.siginfo))] \
         if tcore.HasField("signals_p") else []
     return ThreadPlan(tid, frame, addr, gp.fs_base, gp.gs_base, rseq,
                       ti.clear_tid_addr, (tcore.futex_rla,

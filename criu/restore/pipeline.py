@@ -523,7 +523,30 @@ class _Tree:
             for tid, _ in reversed(finals):     # the leader last
                 stop = (tid == task.pid and task.stopped)
                 pt.detach(tid, signal.SIGSTOP if stop else 0)
+        for task, _ in plans:
+            if task.stopped:
+                self._pend_stops(task)
         self.created = []
+
+    def _pend_stops(self, task: RestoreTask) -> None:
+        """Stop signals that were pending on the stopped task: sent once it
+        sits in its group stop again, so that they stay pending."""
+        from criu.resources import cpu
+        stops = cpu.pending_stops(task)
+        if not stops:
+            return
+        _wait_stopped(task.pid)
+        for tid, sig, whole in stops:
+            try:
+                if whole:
+                    os.kill(task.pid, sig)
+                else:
+                    from compel.native import pidfd
+                    pidfd.tgkill(task.pid, tid, sig)
+            except OSError as e:
+                self.ctx.log.warning("task %d: pending stop signal %d not "
+                                     "sent again: %s", task.pid, sig,
+                                     e.strerror)
 
     def _prepare(self, task: RestoreTask) -> list[tuple[int, UserRegs]]:
         where = f"task {task.pid}"
@@ -717,6 +740,19 @@ def _get_regs(pid: int) -> UserRegs:
 
 def _set_regs(pid: int, regs: UserRegs) -> None:
     pt.set_regset(pid, pt.NT_PRSTATUS, bytes(regs))
+
+
+def _wait_stopped(pid: int, limit: float = 5.0) -> None:
+    """Until the task is in its group stop (state T), a bounded time."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                    return
+        except (OSError, IndexError):
+            return
+        time.sleep(0.001)
 
 
 def _step_syscall(tid: int, what: str) -> None:
