@@ -29,7 +29,8 @@ def test_run_a_blob_command():
         assert res.returncode == 0, res.stderr
         lines = res.stdout.splitlines()
         assert lines[0] == "ret=0 fds=0"
-        umask = int(open(f"/proc/{v.pid}/status").read().split("Umask:")[1].split()[0], 8)
+        with open(f"/proc/{v.pid}/status") as f:
+            umask = int(f.read().split("Umask:")[1].split()[0], 8)
         assert lines[1] == umask.to_bytes(4, "little").hex()
         result, checks, status = v.finish()
         assert checks == ["check ok"] and status == 0

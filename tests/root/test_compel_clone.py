@@ -13,7 +13,8 @@ pytestmark = pytest.mark.root
 
 
 def _free_pid() -> int:
-    pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
     for pid in range(pid_max - 1, 1000, -7):
         if not os.path.exists(f"/proc/{pid}"):
             return pid

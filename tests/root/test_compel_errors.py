@@ -109,6 +109,7 @@ def test_already_traced():
         finally:
             tracer.stdin.close()
             tracer.wait()
+            tracer.stdout.close()
         result, checks, status = v.finish()
         assert result == "result pipe ret=3 errno=0 eintr=0"
         assert checks == ["check ok"] and status == 0

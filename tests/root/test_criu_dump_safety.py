@@ -170,7 +170,8 @@ def test_task_facts_in_core(tmp_path: pathlib.Path) -> None:
         assert r.returncode == 0, r.stderr
         log = (images / "restore.log").read_text()
         assert "parent death signal 10 not restored" in log
-        assert open(f"/proc/{v.pid}/comm").read().strip() == "victim-x"
+        with open(f"/proc/{v.pid}/comm") as f:
+            assert f.read().strip() == "victim-x"
         assert os.getpriority(os.PRIO_PROCESS, v.pid) == 3
         start, deadline = v.count(), time.monotonic() + 60
         while v.count() <= start:           # the restored task counts on

@@ -84,7 +84,8 @@ for name in os.listdir("/proc/self/fd"):
     if fd >= task.service_fds.base:
         continue
     try:
-        info = open(f"/proc/self/fdinfo/{fd}").read().split("\n")
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            info = f.read().split("\n")
     except OSError:
         continue
     fields = dict(line.split(":", 1) for line in info if ":" in line)
@@ -122,9 +123,9 @@ def _view(pid: int) -> dict[str, list]:  # type: ignore[type-arg]
     out = {}
     for name in os.listdir(f"/proc/{pid}/fd"):
         fd = int(name)
-        fields = dict(line.split(":", 1) for line in
-                      open(f"/proc/{pid}/fdinfo/{fd}").read().split("\n")
-                      if ":" in line)
+        with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+            fields = dict(line.split(":", 1) for line in f.read().split("\n")
+                          if ":" in line)
         target = os.readlink(f"/proc/{pid}/fd/{fd}")
         out[str(fd)] = [target.split(":")[0] if target.startswith("pipe:")
                         else target, int(fields["pos"]),
@@ -224,8 +225,8 @@ def test_stdout_pipe_inherited(tmp_path: pathlib.Path) -> None:
                          start_new_session=True)
     pid = v.pid
     images = tmp_path / "img"
+    reader = os.fdopen(r, "r")
     try:
-        reader = os.fdopen(r, "r")
         last = int(reader.readline())
         res = criu("dump", "-t", str(pid), "-D", str(images))
         assert res.returncode == 0, res.stderr
@@ -252,6 +253,7 @@ def test_stdout_pipe_inherited(tmp_path: pathlib.Path) -> None:
         # one sequence, no gap, no repeat: the same task writing on
         assert numbers == list(range(last + 1, last + 401))
     finally:
+        reader.close()
         if w >= 0:
             os.close(w)
         try:

@@ -37,20 +37,26 @@ def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, start_new_session=True)
     assert shell.stdout is not None
-    pid = int(shell.stdout.readline())
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "n").exists():    # the job runs its loop
-        assert shell.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    yield pid, tty
-    for p in (pid, shell.pid):
-        try:
-            os.kill(p, 9)
-        except ProcessLookupError:
-            pass
-    shell.wait(timeout=30)
-    os.close(master)
-    os.close(slave)
+    pid = 0
+    try:
+        pid = int(shell.stdout.readline())
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "n").exists():    # the job runs its loop
+            assert shell.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        yield pid, tty
+    finally:
+        for p in (pid, shell.pid):
+            if p <= 0:
+                continue
+            try:
+                os.kill(p, 9)
+            except ProcessLookupError:
+                pass
+        shell.wait(timeout=30)
+        shell.stdout.close()
+        os.close(master)
+        os.close(slave)
 
 
 def test_terminal_needs_shell_job(shell_job, tmp_path) -> None:  # type: ignore[no-untyped-def]

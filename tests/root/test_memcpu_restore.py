@@ -140,6 +140,12 @@ def victim_exe(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 
+def _proc_state(pid: int) -> str:
+    """The state letter in /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def wait_for(predicate, what: str, limit: float = 20.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + limit
     while not predicate():
@@ -208,6 +214,17 @@ def start_victim(exe: pathlib.Path,
     return proc, int(words[1], 16), int(words[2], 16), int(words[3], 16)
 
 
+def end_victim(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Kill the victim and reap it. One never dumped is still our child
+    (and the Popen learns its end); once dumped and reaped, the task with
+    its pid is the one restore made, which is not ours to wait for."""
+    if proc.returncode is None:
+        proc.kill()
+        proc.wait()
+    else:
+        kill_and_reap(proc.pid)
+
+
 def read_counter(pid: int, addr: int) -> int:
     with open(f"/proc/{pid}/mem", "rb") as f:
         f.seek(addr)
@@ -241,7 +258,7 @@ def test_address_space_identical_and_task_continues(
         with open(f"/proc/{pid}/status") as f:
             assert "TracerPid:\t0" in f.read()
     finally:
-        kill_and_reap(pid)
+        end_victim(proc)
 
 
 def test_python_interpreter_loop_continues(tmp_path: pathlib.Path) -> None:
@@ -272,7 +289,7 @@ def test_python_interpreter_loop_continues(tmp_path: pathlib.Path) -> None:
         assert maps(pid) == maps_before
         wait_for(lambda: value() > at_dump + 20, "python loop continuing")
     finally:
-        kill_and_reap(pid)
+        end_victim(proc)
 
 
 @contextlib.contextmanager
@@ -289,7 +306,7 @@ def dumped_victim(exe: pathlib.Path, tmp_path: pathlib.Path
         proc.wait()
         yield proc.pid, images, sparse
     finally:
-        kill_and_reap(proc.pid)
+        end_victim(proc)
 
 
 def assert_restore_refused(images: pathlib.Path, pid: int,
@@ -395,8 +412,7 @@ def test_pagemap_words_agree_with_pagemap_scan(victim_exe: pathlib.Path,
     proc, _, _, sparse = start_victim(victim_exe, tmp_path)
     try:
         os.kill(proc.pid, signal.SIGSTOP)       # no page changes meanwhile
-        wait_for(lambda: "T" in open(f"/proc/{proc.pid}/stat").read()
-                 .rsplit(")", 1)[1].split()[0], "victim stopped")
+        wait_for(lambda: "T" in _proc_state(proc.pid), "victim stopped")
         fd = os.open(f"/proc/{proc.pid}/pagemap", os.O_RDONLY)
         try:
             filters = dict(anyof=uapi.PAGE_IS_PRESENT | uapi.PAGE_IS_SWAPPED,
@@ -414,4 +430,4 @@ def test_pagemap_words_agree_with_pagemap_scan(victim_exe: pathlib.Path,
         finally:
             os.close(fd)
     finally:
-        kill_and_reap(proc.pid)
+        end_victim(proc)

@@ -256,9 +256,12 @@ def checkpoint_mid_stream(family: int, host: str, where: str) -> dict[str, Any]:
         server.close()
         return report
     finally:
-        if child is not None and child.poll() is None:  # a failure left it waiting
-            child.kill()
-            child.wait()
+        if child is not None:
+            if child.poll() is None:  # a failure left it waiting
+                child.kill()
+                child.wait()
+            child.stdin.close()
+            child.stdout.close()
 
 
 @pytest.mark.parametrize("family, host", [(socket.AF_INET, "127.0.0.1"),
@@ -504,9 +507,9 @@ def close_wait(client: socket.socket, server: socket.socket) -> Outcome:
     server.shutdown(socket.SHUT_WR)
     wait_for(quiet(client, server, "CLOSE_WAIT"), "CLOSE_WAIT")
     st, new = move(client)
-    got = read_to_eof(new)
-    new.sendall(D2)
-    new.close()
+    with new:
+        got = read_to_eof(new)
+        new.sendall(D2)
     return st, got == D1, read_to_eof(server) == D2
 
 
@@ -517,10 +520,11 @@ def fin_wait2(client: socket.socket, server: socket.socket) -> Outcome:
     server.sendall(D2)
     wait_for(quiet(client, server, "FIN_WAIT2"), "FIN_WAIT2")
     st, new = move(client)
-    peer_ok = read_to_eof(server) == D1[:1000]
-    server.sendall(D3)
-    server.close()
-    return st, read_to_eof(new) == D2 + D3, peer_ok
+    with new:
+        peer_ok = read_to_eof(server) == D1[:1000]
+        server.sendall(D3)
+        server.close()
+        return st, read_to_eof(new) == D2 + D3, peer_ok
 
 
 def fin_wait1(client: socket.socket, server: socket.socket) -> Outcome:
@@ -530,10 +534,11 @@ def fin_wait1(client: socket.socket, server: socket.socket) -> Outcome:
     server.sendall(D2)
     wait_for(quiet(client, server, "FIN_WAIT1"), "FIN_WAIT1")
     st, new = move(client)
-    peer_ok = read_to_eof(server) == UP[:sent]
-    server.sendall(D3)
-    server.close()
-    return st, read_to_eof(new) == D2 + D3, peer_ok
+    with new:
+        peer_ok = read_to_eof(server) == UP[:sent]
+        server.sendall(D3)
+        server.close()
+        return st, read_to_eof(new) == D2 + D3, peer_ok
 
 
 def last_ack(client: socket.socket, server: socket.socket) -> Outcome:
@@ -545,9 +550,10 @@ def last_ack(client: socket.socket, server: socket.socket) -> Outcome:
     client.shutdown(socket.SHUT_WR)
     wait_for(quiet(client, server, "LAST_ACK"), "LAST_ACK")
     st, new = move(client)
-    peer_ok = read_to_eof(server) == UP[:sent]
-    server.close()
-    return st, read_to_eof(new) == D2, peer_ok
+    with new:
+        peer_ok = read_to_eof(server) == UP[:sent]
+        server.close()
+        return st, read_to_eof(new) == D2, peer_ok
 
 
 def closing(client: socket.socket, server: socket.socket) -> Outcome:
@@ -559,9 +565,10 @@ def closing(client: socket.socket, server: socket.socket) -> Outcome:
     server.shutdown(socket.SHUT_WR)
     wait_for(quiet(client, server, "CLOSING"), "CLOSING")
     st, new = move(client)
-    peer_ok = read_to_eof(server) == UP[:sent]
-    server.close()
-    return st, read_to_eof(new) == D2, peer_ok
+    with new:
+        peer_ok = read_to_eof(server) == UP[:sent]
+        server.close()
+        return st, read_to_eof(new) == D2, peer_ok
 
 
 HALF_CLOSED = {"CLOSE_WAIT": close_wait, "FIN_WAIT2": fin_wait2, "FIN_WAIT1": fin_wait1,
