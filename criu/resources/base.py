@@ -154,6 +154,14 @@ class DumpTask:
     def has_parasite(self) -> bool:
         return self._parasite is not None
 
+    def cure_parasite(self) -> None:
+        """Remove the parasite now (it is infected again if asked for):
+        while it runs, the task's main thread is not in a ptrace stop, so
+        ptrace requests on it (siginfo, seccomp filters) would fail."""
+        if self._parasite is not None:
+            parasite, self._parasite = self._parasite, None
+            parasite.cure()
+
 
 @dataclasses.dataclass
 class DumpContext:
