@@ -553,8 +553,13 @@ def test_ready_test_holds_no_handshake_fd(tmp_path):
         assert rc == 0, (tmp_path / "t.out").read_text()
         pid = int(pidfile.read_text())
         ours.append(pid)
-        fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
-        assert fds == [0, 1, 2], fds
+        # The pidfile names the launcher; the test proper is its child.
+        kids = _children(pid)
+        ours += kids
+        assert len(kids) == 1, kids
+        for task in (pid, *kids):
+            fds = sorted(int(fd) for fd in os.listdir(f"/proc/{task}/fd"))
+            assert fds == [0, 1, 2], (task, fds)
     finally:
         for pid in ours:
             try:
