@@ -24,7 +24,7 @@ from criu.errors import CriuError, DumpError, UsageError
 from criu.imagedir import ImageDir
 from criu.interrupt import termination_interrupts
 from criu.options import Options
-from criu.resources.base import DumpContext, DumpTask
+from criu.resources.base import DumpContext, DumpTask, new_core
 
 # Tests make a dump fail at a chosen step to check that the task survives:
 # CRIU_FAULT_INJECT=<step>, a step being "collect", "parasite" (fail with
@@ -170,17 +170,7 @@ def _infect(seized: Any) -> Any:
 
 def _new_core() -> Any:
     """A core_entry with every required field present; modules fill it."""
-    from images.pb import core_pb2
-    core = core_pb2.core_entry(mtype=core_pb2.core_entry.X86_64)
-    core.tc.task_state = 1
-    core.tc.exit_code = 0
-    core.tc.personality = 0
-    core.tc.flags = 0
-    core.tc.blk_sigset = 0
-    core.tc.comm = ""
-    core.thread_core.futex_rla = 0
-    core.thread_core.futex_rla_len = 0
-    return core
+    return new_core()
 
 
 # ---------------------------------------------------------------- collect

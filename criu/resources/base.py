@@ -282,6 +282,22 @@ class RestoreTask:
             yield from kid.walk()
 
 
+def new_core(task_state: int = 1, comm: str = "") -> Any:
+    """A core_entry with every required field present (task_state
+    TASK_ALIVE by default); the resource modules fill the rest."""
+    from images.pb import core_pb2
+    core = core_pb2.core_entry(mtype=core_pb2.core_entry.X86_64)
+    core.tc.task_state = task_state
+    core.tc.exit_code = 0
+    core.tc.personality = 0
+    core.tc.flags = 0
+    core.tc.blk_sigset = 0
+    core.tc.comm = comm
+    core.thread_core.futex_rla = 0
+    core.thread_core.futex_rla_len = 0
+    return core
+
+
 # task_core_entry.task_state values (facts of CRIU's image format).
 TASK_ALIVE = 1
 TASK_DEAD = 2

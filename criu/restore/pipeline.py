@@ -185,15 +185,8 @@ def _read_tree(ctx: RestoreContext) -> None:
 
 
 def _helper(pid: int, sid: int) -> RestoreTask:
-    from images.pb import core_pb2
-    from criu.resources.base import TASK_HELPER
-    core = core_pb2.core_entry(mtype=core_pb2.core_entry.X86_64)
-    core.tc.task_state = TASK_HELPER
-    core.tc.exit_code = 0
-    core.tc.personality = 0
-    core.tc.flags = 0
-    core.tc.blk_sigset = 0
-    core.tc.comm = "criu-helper"
+    from criu.resources.base import TASK_HELPER, new_core
+    core = new_core(TASK_HELPER, "criu-helper")
     return RestoreTask(pid=pid, ppid=0, pgid=pid, sid=sid, threads=[pid],
                        core=core)
 

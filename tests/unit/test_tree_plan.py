@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import logging
 
-from images.pb import core_pb2
-
 from criu.options import Options
 from criu.resources import timers
 from criu.resources.base import (TASK_ALIVE, TASK_DEAD, RestoreContext,
-                                 RestoreTask)
+                                 RestoreTask, new_core)
 from criu.restore import pipeline
 
 
 def _task(pid: int, ppid: int, pgid: int, sid: int,
           state: int = TASK_ALIVE) -> RestoreTask:
-    core = core_pb2.core_entry(mtype=core_pb2.core_entry.X86_64)
-    core.tc.task_state = state
-    core.tc.exit_code = 0
-    core.tc.personality = 0
-    core.tc.flags = 0
-    core.tc.blk_sigset = 0
-    core.tc.comm = "t"
     return RestoreTask(pid=pid, ppid=ppid, pgid=pgid, sid=sid, threads=[pid],
-                       core=core)
+                       core=new_core(state, "t"))
 
 
 def _link(*tasks: RestoreTask) -> dict[int, RestoreTask]:
