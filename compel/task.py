@@ -399,6 +399,10 @@ class Task:
                 pass
         self._detached = True
 
+    def _put_back(self, tid: int, state: ThreadState) -> None:
+        self.set_regs(state.regs, tid)
+        pt.set_sigmask(tid, state.sigmask)
+
     def _restore_and_release(self, leave_stopped: bool) -> None:
         errors: list[str] = []
         for tid in list(self.threads):
@@ -406,8 +410,17 @@ class Task:
             if state is None:
                 continue
             try:
-                self.set_regs(state.regs, tid)
-                pt.set_sigmask(tid, state.sigmask)
+                self._put_back(tid, state)
+            except ProcessLookupError:
+                # Not in a ptrace stop: a signal to us (Ctrl-C) came while
+                # it ran a remote syscall, outside the wait that stops it
+                # again.  Stop it now, then put its state back.
+                self._stop_running_thread(tid)
+                try:
+                    self._put_back(tid, state)
+                except OSError as e:
+                    if not self._gone():
+                        errors.append(f"thread {tid}: {e}")
             except OSError as e:
                 if not self._gone():
                     errors.append(f"thread {tid}: {e}")
