@@ -16,7 +16,7 @@ import sys
 
 from criu import log
 from criu.actions import ACTIONS
-from criu.errors import CriuError, UsageError
+from criu.errors import CriuError, UsageError, from_os_error
 from criu.options import Options
 
 VERSION = "0.1.0"
@@ -205,16 +205,31 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(ACTIONS[command])
         return int(module.run(command, argv[1:]) or 0)
     except CriuError as e:
-        # The one-line message for the user, on stderr; also in the log
-        # when one is open, so -o FILE shows why the command failed.
-        logger = log.get_logger()
-        if logger.handlers and log.log_fd() is not None:
-            logger.error("%s", e)
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
+        return _report(e)
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
         return 1
+    except OSError as e:
+        # Mapped here so that no traceback reaches the user.
+        return _report(from_os_error(e, "criu"))
+    except Exception as e:  # noqa: BLE001 - the last boundary
+        import traceback
+        log.get_logger().debug("%s", traceback.format_exc())
+        return _report(CriuError(f"internal error: {type(e).__name__}: {e} "
+                                 "(the log at -v4 has the traceback)"))
+
+
+def _report(e: CriuError) -> int:
+    """The one-line message for the user, on stderr, with where it happened
+    (`Error (dump/files): ...`); also in the log when one is open, so -o
+    FILE shows why the command failed."""
+    where = e.where()
+    line = f"Error ({where}): {e}" if where else f"Error: {e}"
+    logger = log.get_logger()
+    if logger.handlers and log.log_fd() is not None:
+        logger.error("%s", line)
+    print(line, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from criu import cli, stats
-from criu.errors import ImageError, RestoreError
+from criu.errors import CriuError, ImageError, RestoreError
 from criu.imagedir import ImageDir
 from criu.options import Options
 
@@ -98,7 +98,10 @@ def run(command: str, argv: list[str]) -> int:
     check_images(opts)
     check_pids_free(opts)
     from criu.restore import pipeline
-    ctx = pipeline.restore(opts)
+    try:
+        ctx = pipeline.restore(opts)
+    except CriuError as e:
+        raise e.attach("restore")
     if opts.display_stats:
         stats.display_restore(ctx.stats)
     if opts.exec_cmd:

@@ -20,7 +20,7 @@ from criu import log as criu_log
 from criu import resources, stats
 from criu.progress import Progress
 from criu.dump import ids, tree
-from criu.errors import CriuError, DumpError, UsageError
+from criu.errors import CriuError, DumpError, UsageError, from_os_error
 from criu.imagedir import ImageDir
 from criu.interrupt import termination_interrupts
 from criu.options import Options
@@ -87,7 +87,14 @@ def _dump(opts: Options) -> DumpContext:
                 if task.zombie and not zombies_too:
                     continue
                 logger.debug("task %d: dumping %s", task.pid, module.NAME)
-                module.dump(ctx, task)
+                try:
+                    module.dump(ctx, task)
+                except CriuError as e:
+                    raise e.attach("dump", module.NAME, task.pid)
+                except OSError as e:
+                    raise from_os_error(
+                        e, f"task {task.pid}: {module.NAME}", stage="dump",
+                        resource=module.NAME, task=task.pid) from e
             _fault(module.NAME)
         progress.step("writing images")
         for module in modules:
@@ -158,7 +165,19 @@ def _fault(step: str) -> None:
 # ------------------------------------------------------------------ seize
 def _seize_tree(ctx: DumpContext) -> None:
     """Freeze every task of the tree under ptrace (criu/dump/tree.py)."""
-    tree.seize_tree(ctx, _new_core, _infect)
+    try:
+        tree.seize_tree(ctx, _new_core, _infect)
+    except BaseException as e:
+        # Those already seized go back as they were, now, not at exit.
+        for task in ctx.tasks:
+            if task.seized is not None:
+                try:
+                    task.seized.detach(leave_stopped=False)
+                except Exception:  # noqa: BLE001 - release the others
+                    pass
+        if isinstance(e, CriuError):
+            raise e.attach("dump", "seize")
+        raise
 
 
 def _infect(seized: Any) -> Any:
@@ -238,6 +257,7 @@ def _fail(ctx: DumpContext, err: BaseException) -> CriuError:
             task.seized.detach(leave_stopped=False)
         except Exception as e:  # noqa: BLE001 - keep releasing the others
             problems.append(f"task {task.pid}: release failed: {e}")
+    where = err if isinstance(err, CriuError) else None
     if isinstance(err, CriuError):
         message = str(err)
     elif isinstance(err, KeyboardInterrupt):
@@ -248,4 +268,8 @@ def _fail(ctx: DumpContext, err: BaseException) -> CriuError:
         message += "; while releasing: " + "; ".join(problems)
     else:
         message += " (the task was left running as before)"
-    return DumpError(message)
+    failure = DumpError(message)
+    if where is not None:
+        failure.copy_where(where)
+    failure.attach("dump")
+    return failure

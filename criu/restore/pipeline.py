@@ -42,7 +42,7 @@ from compel.native import ptrace as pt
 from compel.native.wait import WNOHANG, WaitStatus, waitpid
 from criu import log as criu_log
 from criu import resources
-from criu.errors import CriuError, ImageError, RestoreError
+from criu.errors import CriuError, ImageError, RestoreError, from_os_error
 from criu.imagedir import ImageDir
 from criu.options import Options
 from criu.resources.base import RestoreContext, RestoreTask, ServiceFds
@@ -102,7 +102,10 @@ def restore(opts: Options) -> RestoreContext:
         for module in modules:
             collect = getattr(module, "collect", None)
             if collect is not None:
-                collect(ctx, root.service_fds)
+                try:
+                    collect(ctx, root.service_fds)
+                except CriuError as e:
+                    raise e.attach("restore", module.NAME)
         tree.start(root, blob, modules)
         tree.run()
         tree.finish()
@@ -381,7 +384,7 @@ class _Tree:
         while True:
             self._read_reports()
             if self.errors:
-                raise RestoreError(self.errors[0])
+                raise _task_error(self.errors[0])
             if not released and len(self.forked) == len(self.ctx.tasks):
                 assert self.chan is not None
                 os.write(self.chan.release_w, b"r" * len(self.ctx.tasks))
@@ -461,9 +464,10 @@ class _Tree:
             if tid in zombies:
                 return
             self._read_reports()
-            reason = self.errors[0] if self.errors else \
-                f"{where}: {st.describe()} during restore"
-            raise RestoreError(reason)
+            if self.errors:
+                raise _task_error(self.errors[0])
+            raise RestoreError(f"{where}: {st.describe()} during restore",
+                               stage="restore")
         if tid not in self.created:
             self.created.append(tid)
         if st.event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_CLONE,
@@ -615,6 +619,7 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     """The life of one new task until it becomes the dumped one: session,
     children, stage barrier, resources, restorer.  Never returns."""
     from criu.resources import pstree
+    step = "pstree"                         # the resource being restored
     try:
         criu_log.reopen_for_pid()          # --log-pid: a log file per task
         if 0 <= ctx.images.fd < task.service_fds.base:
@@ -652,13 +657,20 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
         task.proc_self = ProcSelf.open_here(task.service_fds,
                                             f"task {task.pid}")
         for module in modules:
+            step = module.NAME
             ctx.log.debug("task %d: restoring %s", task.pid, module.NAME)
             module.restore(ctx, task)
+        step = "restorer"
         restorer.jump(ctx, task, blob, chan.report_w)
     except CriuError as e:
-        _report(chan.report_w, str(e))
+        _report(chan.report_w, f"[{e.resource or step}] {e}")
+    except OSError as e:
+        _report(chan.report_w, f"[{step}] " + str(from_os_error(
+            e, f"task {task.pid}: {step}")))
+        ctx.log.debug("%s", traceback.format_exc())
     except BaseException as e:  # noqa: BLE001 - the child must not escape
-        _report(chan.report_w, f"task {task.pid}: {type(e).__name__}: {e}")
+        _report(chan.report_w, f"[{step}] task {task.pid}: "
+                f"{type(e).__name__}: {e}")
         ctx.log.debug("%s", traceback.format_exc())
     criu_log.flush()
     os._exit(1)
@@ -694,6 +706,17 @@ def _fork_child(ctx: RestoreContext, parent: RestoreTask, kid: RestoreTask,
         kid.service_fds.base = parent.service_fds.base
         kid.service_fds.fds = dict(parent.service_fds.fds)
         _task_main(ctx, kid, blob, modules, chan)
+
+
+def _task_error(line: str) -> RestoreError:
+    """The error a task reported: "[resource] message", or a line of the
+    restorer blob ("restorer: ...")."""
+    resource = None
+    if line.startswith("[") and "] " in line:
+        resource, line = line[1:].split("] ", 1)
+    elif line.startswith("restorer:"):
+        resource = "restorer"
+    return RestoreError(line, stage="restore", resource=resource)
 
 
 def _become_zombie(task: RestoreTask) -> None:

@@ -51,6 +51,8 @@ def test_unsupported_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
         r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
         assert r.returncode == 1
         line = one_line(r.stderr)
+        # Where it happened first: the stage and the resource module.
+        assert line.startswith("Error (dump/files): "), line
         assert f"task {v.pid}: fd " in line and "socket:[" in line
         assert "not supported" in line
         v.assert_running_untraced()

@@ -199,6 +199,7 @@ def test_failed_restore_in_one_task_leaves_nothing(
     r = criu("restore", "-D", str(img), "-d")
     assert r.returncode == 1
     line = one_line(r.stderr)
+    assert line.startswith("Error (restore/memory): "), line
     assert f"mm-{tree.kid}.img" in line or f"task {tree.kid}" in line, line
     reap_all(1.0)
     for pid, tids in tree.tids.items():
