@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import struct
 
-from criu.arch.x86 import cpu as xcpu
-from criu.arch.x86 import sigframe
+from criu.arch import current as arch
+
+xcpu = arch.cpu
+sigframe = arch.sigframe
 from criu.dump import proc
 from criu.errors import DumpError, RestoreError
 from criu.resources.base import (DumpContext, DumpTask, RestoreContext,

@@ -34,7 +34,7 @@ import time
 import traceback
 from typing import Any, Optional
 
-from compel.arch.x86.regs import UserRegs
+from compel.arch import current as arch
 from compel.blob import Blob
 from compel.native import clone as nclone
 from compel.native import memory as nmem
@@ -49,9 +49,10 @@ from criu.resources.base import RestoreContext, RestoreTask, ServiceFds
 from criu.restore import restorer
 from criu.restore.procself import ProcSelf
 
-NR_MUNMAP = 11
-NR_RT_SIGRETURN = 15
-SYSCALL_INSN = b"\x0f\x05"
+UserRegs = arch.UserRegs
+NR_MUNMAP = arch.syscalls.nr("munmap")
+NR_RT_SIGRETURN = arch.syscalls.nr("rt_sigreturn")
+SYSCALL_INSN = arch.SYSCALL_INSN
 CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
                  signal.SIGSYS, signal.SIGABRT)
 # SUSPEND_SECCOMP (inherited by every task and thread the root creates):

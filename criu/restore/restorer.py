@@ -21,6 +21,7 @@ from typing import Any
 from compel.blob import Blob
 from compel.native import memory as nmem
 from compel.native import selfcall
+from criu.arch import current as arch
 from criu.errors import RestoreError
 from criu.mem import vmas as vm
 from criu.resources.base import RestoreContext, RestoreTask
@@ -30,11 +31,11 @@ from criu.restorer import args as ra
 PAGE = 4096
 STACK_SIZE = 64 << 10
 THREAD_STACK_SIZE = 16 << 10        # other threads only restore themselves
-TASK_SIZE = 0x7FFFFFFFF000          # x86_64, 4-level page tables
+TASK_SIZE = arch.TASK_SIZE          # top of the user address space
 LOWEST = 0x10000000
-PROT_RWX = 7
-MAP_PRIVATE_ANON = 0x22
-MAP_FIXED_NOREPLACE = 0x100000
+PROT_RWX = nmem.PROT_READ | nmem.PROT_WRITE | nmem.PROT_EXEC
+MAP_PRIVATE_ANON = nmem.MAP_PRIVATE | nmem.MAP_ANONYMOUS
+MAP_FIXED_NOREPLACE = nmem.MAP_FIXED_NOREPLACE
 SPECIAL_NAMES = ("[vvar]", "[vvar_vclock]", "[vdso]")
 
 
