@@ -159,3 +159,14 @@ def iter_steps() -> Iterator[str]:
     for name in RESOURCES:
         yield importlib.import_module(name).NAME
     yield "images"
+
+
+def build_c(tmp: pathlib.Path, name: str, source: str,
+            *flags: str) -> pathlib.Path:
+    """Compile a C victim program into tmp; its path."""
+    src = tmp / f"{name}.c"
+    src.write_text(source)
+    exe = tmp / name
+    subprocess.run(["gcc", "-O1", "-Wall", *flags, "-o", str(exe),
+                    str(src)], check=True)
+    return exe

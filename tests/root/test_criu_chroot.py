@@ -20,7 +20,7 @@ import pytest
 
 from compel.native import prctl as nprctl
 from compel.native.wait import kill_and_reap
-from criu_testlib import criu
+from criu_testlib import build_c, criu
 
 # Counts as long as its root and cwd are the ones it chose: "/inside"
 # exists only in the chroot, getcwd() must say "/sub".
@@ -70,13 +70,8 @@ def subreaper() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def victim_exe(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    tmp = tmp_path_factory.mktemp("chroot-victim")
-    src = tmp / "victim.c"
-    src.write_text(VICTIM_C)
-    exe = tmp / "victim"
-    subprocess.run(["gcc", "-O1", "-Wall", "-o", str(exe), str(src)],
-                   check=True)
-    return exe
+    return build_c(tmp_path_factory.mktemp("chroot-victim"), "victim",
+                   VICTIM_C)
 
 
 def wait_for(predicate: Callable[[], bool], what: str,

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from criu_testlib import criu, dir_digest, iter_steps, one_line
+from criu_testlib import build_c, criu, dir_digest, iter_steps, one_line
 
 TREE_C = r"""
 #include <pthread.h>
@@ -139,13 +139,8 @@ def reap_all(limit: float = 10.0) -> None:
 
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    d = tmp_path_factory.mktemp("tree")
-    src = d / "tree.c"
-    src.write_text(TREE_C)
-    out = d / "tree"
-    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(out), str(src)],
-                   check=True)
-    return out
+    return build_c(tmp_path_factory.mktemp("tree"), "tree", TREE_C,
+                   "-pthread")
 
 
 @pytest.fixture(autouse=True)
