@@ -36,6 +36,7 @@ restored tasks have the same PIDs, checked by their name and parent).
 
 from __future__ import annotations
 
+import abc
 import argparse
 import ctypes
 import os
@@ -380,7 +381,9 @@ def build_c(work: pathlib.Path, name: str, src: str,
     return exe
 
 
-class Victim:
+class Victim(abc.ABC):
+    """A benchmarked workload; each kind says how it starts."""
+
     key = ""
     label = ""
     gbps = False            # is page throughput worth printing?
@@ -388,9 +391,9 @@ class Victim:
     def prepare(self, work: pathlib.Path) -> None:
         self.work = work
 
+    @abc.abstractmethod
     def start(self) -> list[int]:
         """Start one; its PIDs (the root first), registered as ours."""
-        raise NotImplementedError
 
     def check(self, pids: list[int]) -> str | None:
         """After restore: None if the victim is whole, else what is not."""
