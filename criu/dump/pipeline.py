@@ -24,7 +24,7 @@ from criu.errors import CriuError, DumpError, UsageError, from_os_error
 from criu.imagedir import ImageDir
 from criu.interrupt import termination_interrupts
 from criu.options import Options
-from criu.resources.base import DumpContext, DumpTask, new_core
+from criu.resources.base import DumpContext, new_core
 
 # Tests make a dump fail at a chosen step to check that the task survives:
 # CRIU_FAULT_INJECT=<step>, a step being "collect", "parasite" (fail with
@@ -133,10 +133,8 @@ def _dump(opts: Options) -> DumpContext:
 def _warm_up_images() -> None:
     """Import the image schemas and the images library writers use."""
     import images.image  # noqa: F401
-    from images.pb import (core_pb2, creds_pb2, fdinfo_pb2,  # noqa: F401
-                           fs_pb2, inventory_pb2, mm_pb2, pagemap_pb2,
-                           pipe_data_pb2, pipe_pb2, pstree_pb2, regfile_pb2,
-                           rlimit_pb2, stats_pb2, tty_pb2)
+    from images import pb
+    pb.load_all()
 
 
 def _forget_previous_dump(images: ImageDir) -> None:

@@ -32,7 +32,6 @@ SI_USER = 0                  # siginfo si_code of kill()
 STOP_SIGNALS = (19, 20, 21, 22)   # SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 SIGKILL, SIGSTOP = 9, 19
 PR_GET_TID_ADDRESS = 40
-SIGACTION_SIZE = 32          # struct sigaction of rt_sigaction on x86_64
 STACK_T_SIZE = 24
 
 

@@ -35,7 +35,9 @@ import traceback
 from typing import Any, Optional
 
 from compel.arch import current as arch
+from compel import proc as cproc
 from compel.blob import Blob
+from compel.errors import CompelError
 from compel.native import clone as nclone
 from compel.native import memory as nmem
 from compel.native import ptrace as pt
@@ -92,7 +94,10 @@ def restore(opts: Options) -> RestoreContext:
         raise RestoreError(f"restorer blob {blob_path()}: {e} (run make)") \
             from e
     modules = resources.load()
-    _warm_up_images(ctx)
+    # Every schema the tasks will read, imported here: the forked tasks
+    # inherit them (a tree of 64 spent most of its restore importing).
+    from images import pb
+    pb.load_all()
     started = time.monotonic()
     root = ctx.tasks[0]
     ctx.log.info("Restoring %d task(s), root %d", len(ctx.tasks), root.pid)
@@ -126,17 +131,6 @@ def restore(opts: Options) -> RestoreContext:
     if not (opts.restore_detached or opts.restore_sibling or opts.exec_cmd):
         _wait_tree(ctx, root.pid)
     return ctx
-
-
-def _warm_up_images(ctx: RestoreContext) -> None:
-    """Import every image schema the tasks will read, and each task's core
-    images, here in criu: the forked tasks inherit them loaded instead of
-    each importing and parsing them again (a tree of 64 spent most of its
-    restore doing that)."""
-    import images.pb as pb_pkg
-    for name in sorted(os.listdir(os.path.dirname(pb_pkg.__file__))):
-        if name.endswith("_pb2.py"):
-            __import__(f"images.pb.{name[:-3]}")
 
 
 def _read_tree(ctx: RestoreContext) -> None:
@@ -320,7 +314,6 @@ class _Tree:
         self.forked: set[int] = set()
         self.joined: set[int] = set()
         self.at_end: dict[int, UserRegs] = {}
-        self.exited: set[int] = set()
         self.report = b""
         self.errors: list[str] = []
         self.forking_time = 0.0
@@ -345,17 +338,11 @@ class _Tree:
         # -S: the root is criu's sibling, its parent criu's parent.
         flags = nclone.CLONE_PARENT if self.ctx.opts.restore_sibling else 0
         try:
-            pid = nclone.fork_with_tid([root.pid], flags)
-        except FileExistsError:
+            pid = _clone_task(root.pid, flags)
+        except RestoreError:
             os.close(go_r)
             os.close(go_w)
-            raise RestoreError(f"task {root.pid}: PID {root.pid} is already "
-                               "used") from None
-        except OSError as e:
-            os.close(go_r)
-            os.close(go_w)
-            raise RestoreError(f"task {root.pid}: cannot create it with "
-                               f"clone3: {e.strerror}") from e
+            raise
         if pid == 0:
             os.close(go_w)
             signal.set_wakeup_fd(-1)
@@ -375,11 +362,11 @@ class _Tree:
     # -- follow
     def run(self) -> None:
         """Until every thread of the tree waits at its restorer's end."""
-        live = [t for t in self.ctx.tasks if t.alive]
         zombies = {t.pid for t in self.ctx.tasks if t.zombie}
         helpers = {t.pid for t in self.ctx.tasks if t.helper}
         joined_all = False
-        want_end = {tid for t in live for tid in t.threads}
+        want_end = {tid for t in self.ctx.tasks if t.alive
+                    for tid in t.threads}
         released = False
         deadline = time.monotonic() + TREE_TIMEOUT
         while True:
@@ -454,15 +441,13 @@ class _Tree:
         """One ptrace stop or exit.  Tasks in `expected` (zombies, helpers)
         exit by design: traced to the end, so that what they fork (the
         members of their session) is traced too."""
-        zombies = expected
         tid = st.pid
         task = self.by_tid.get(tid)
         where = f"task {task.pid}" if task else f"task {tid}"
         if task is not None and tid != task.pid:
             where += f" (thread {tid})"
         if st.exited:
-            self.exited.add(tid)
-            if tid in zombies:
+            if tid in expected:
                 return
             self._read_reports()
             if self.errors:
@@ -554,13 +539,7 @@ class _Tree:
         call = leader.copy()
         call.set_syscall(NR_MUNMAP, (region, length), ip)
         _set_regs(task.pid, call)
-        for _ in range(2):                      # syscall entry, then exit
-            pt.syscall_step(task.pid)
-            st = waitpid(task.pid)
-            assert st is not None
-            if st.exited or not st.is_syscall_stop:
-                raise RestoreError(f"{where}: unmapping the restorer: "
-                                   f"{st.describe()}")
+        _step_syscall(task.pid, f"{where}: unmapping the restorer")
         ret = _get_regs(task.pid).syscall_ret
         if ret != 0:
             raise RestoreError(f"{where}: unmapping the restorer: "
@@ -680,10 +659,9 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
 def _shared_with_parent(parent: RestoreTask, kid: RestoreTask) -> int:
     """clone3 flags for what a child shares with its parent: cwd, root
     and umask (CLONE_FS)."""
-    from compel.native import clone as nclone_flags
     if parent.ids is not None and kid.ids is not None and \
             parent.ids.fs_id == kid.ids.fs_id:
-        return nclone_flags.CLONE_FS
+        return nclone.CLONE_FS
     return 0
 
 
@@ -695,18 +673,23 @@ def _wait_release(task: RestoreTask, fd: int) -> None:
 def _fork_child(ctx: RestoreContext, parent: RestoreTask, kid: RestoreTask,
                 blob: Blob, modules: list, chan: _Channel,
                 flags: int = 0) -> None:
-    try:
-        pid = nclone.fork_with_tid([kid.pid], flags)
-    except FileExistsError:
-        raise RestoreError(f"task {kid.pid}: PID {kid.pid} is already "
-                           "used") from None
-    except OSError as e:
-        raise RestoreError(f"task {kid.pid}: cannot create it with clone3: "
-                           f"{e.strerror}") from e
+    pid = _clone_task(kid.pid, flags)
     if pid == 0:
         kid.service_fds.base = parent.service_fds.base
         kid.service_fds.fds = dict(parent.service_fds.fds)
         _task_main(ctx, kid, blob, modules, chan)
+
+
+def _clone_task(pid: int, flags: int) -> int:
+    """fork() with the dumped PID: 0 in the child, pid in the parent."""
+    try:
+        return nclone.fork_with_tid([pid], flags)
+    except FileExistsError:
+        raise RestoreError(f"task {pid}: PID {pid} is already used") \
+            from None
+    except OSError as e:
+        raise RestoreError(f"task {pid}: cannot create it with clone3: "
+                           f"{e.strerror}") from e
 
 
 def _task_error(line: str) -> RestoreError:
@@ -762,13 +745,7 @@ def _set_regs(pid: int, regs: UserRegs) -> None:
 def _wait_stopped(pid: int, limit: float = 5.0) -> None:
     """Until the task is in its group stop (state T), a bounded time."""
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "T":
-                    return
-        except (OSError, IndexError):
-            return
+    while _state(pid) not in "TX" and time.monotonic() < deadline:
         time.sleep(0.001)
 
 
@@ -782,17 +759,17 @@ def _step_syscall(tid: int, what: str) -> None:
             raise RestoreError(f"{what}: {st.describe()}")
 
 
+def _state(pid: int) -> str:
+    """The task's state letter; "X" once it is gone."""
+    try:
+        return cproc.state(pid)
+    except CompelError:
+        return "X"
+
+
 def _all_dead(pids: set[int]) -> bool:
     """Whether every one of pids is a zombie now (or gone)."""
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                text = f.read()
-        except FileNotFoundError:
-            continue
-        if text[text.rindex(")") + 2] not in "ZX":
-            return False
-    return True
+    return all(_state(pid) in "ZX" for pid in pids)
 
 
 def _at_restorer_end(regs: UserRegs) -> bool:
