@@ -234,8 +234,13 @@ def is_zombie(pid: int) -> bool:
 
 
 def alive(pid: int) -> bool:
+    """Running or stopped: not gone, not a zombie (a process whose leader
+    thread has exited while others run on counts as alive)."""
     st = proc_stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
+    if st is None or st[0] == "X":
+        return False
+    # stat field 20: the number of threads
+    return st[0] != "Z" or int(st[20 - 3]) > 1
 
 
 def children_of(pid: int) -> set[int]:

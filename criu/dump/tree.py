@@ -15,6 +15,7 @@ import os
 from typing import Any, Callable
 
 import compel
+from compel import proc as cproc
 from compel.errors import CompelError, ZombieTaskError
 from criu.dump import proc
 from criu.errors import DumpError
@@ -67,6 +68,9 @@ def _seize_one(ctx: DumpContext, pid: int, ppid: int,
     if pid == os.getpid():
         raise DumpError(f"task {pid}: criu itself is in the tree of "
                         f"{ctx.root_pid}")
+    if _leader_gone(pid):
+        raise DumpError(f"task {pid}: its leader thread has exited while "
+                        "other threads run on: not supported yet")
     if _in_vfork(pid):
         raise DumpError(f"task {pid}: is waiting in vfork() for its child, "
                         "which shares its memory: not supported yet")
@@ -92,18 +96,24 @@ def _seize_one(ctx: DumpContext, pid: int, ppid: int,
     return task
 
 
+def _leader_gone(pid: int) -> bool:
+    """A zombie leader thread with live threads (pthread_exit in main)."""
+    try:
+        st = cproc.status(pid)
+    except CompelError:
+        return False
+    return st.get("State", "?")[:1] == "Z" and int(st.get("Threads", "1")) > 1
+
+
 def _in_vfork(pid: int) -> bool:
     """A vfork() parent sleeps unstoppably until its child execs or exits:
     ptrace could never stop it (the dump would hang)."""
     try:
+        if cproc.state(pid) != "D":
+            return False
         with open(f"/proc/{pid}/wchan") as f:
             wchan = f.read()
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return False
-    state = text[text.rindex(")") + 2]
-    if state != "D":
+    except (OSError, CompelError):
         return False
     if "vfork" in wchan:
         return True
