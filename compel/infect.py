@@ -22,6 +22,7 @@ import signal
 import socket
 import struct
 import threading
+import time
 
 from compel.blob import Blob
 from compel.errors import CompelError, ParasiteError, TaskError
@@ -290,6 +291,17 @@ class Parasite:
     def ping(self) -> None:
         self.call_checked(CMD_PING)
 
+    def _wait_hangup(self, limit: float = 5.0) -> None:
+        """After FINI: until the parasite has closed its end of the control
+        socket (end of file here).  Stopped before that, the task would
+        keep the socket as an fd of its own."""
+        assert self._conn is not None
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self._wait_readable(self._conn, 0.05) and \
+                    not self._conn.recv(1):
+                return
+
     def _wait_reply(self) -> None:
         assert self._conn is not None
         while not self._wait_readable(self._conn, 0.05):
@@ -360,6 +372,7 @@ class Parasite:
             if self._conn is not None:
                 try:
                     self.call(CMD_FINI)
+                    self._wait_hangup()
                 except (OSError, ParasiteError):
                     pass
             if self._running:
