@@ -61,20 +61,30 @@ def test_unsupported_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
 
 
 def test_not_a_session_leader_needs_shell_job(tmp_path: pathlib.Path) -> None:
+    """The dumped task's session leader is a live shell outside the tree
+    (made here, so that the refusal does not depend on the session the
+    test runner happens to be in)."""
+    import os
+    import signal
     import subprocess
     import sys
-    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    shell = subprocess.Popen(
+        ["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(600)' "
+         "</dev/null >/dev/null 2>&1 & echo $!; wait"],
+        stdout=subprocess.PIPE, start_new_session=True, text=True)
     try:
-        r = criu("dump", "-t", str(p.pid), "-D", str(tmp_path / "img"))
+        assert shell.stdout is not None
+        pid = int(shell.stdout.readline())
+        r = criu("dump", "-t", str(pid), "-D", str(tmp_path / "img"))
         assert r.returncode == 1
         line = one_line(r.stderr)
         assert "not a session leader" in line and "--shell-job" in line
-        assert p.poll() is None
+        assert f"task {pid}:" in line
+        os.kill(pid, 0)
     finally:
-        p.kill()
-        p.wait()
+        os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
+        shell.stdout.close()
 
 
 def test_no_such_process(tmp_path: pathlib.Path) -> None:
