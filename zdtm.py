@@ -517,7 +517,37 @@ def outside_view(pid: int) -> dict[str, object]:
     the whole tree below it."""
     view = visible_state(pid)
     view.update(tree_state(pid))
-    return view
+    return canonical_objects(view)
+
+
+OBJECT_RE = re.compile(r"\b(pipe|socket):\[(\d+)\]")
+
+
+def canonical_objects(view: dict[str, object]) -> dict[str, object]:
+    """Pipes and sockets renumbered in the order they are first seen
+    (pipe:[#1], socket:[#2]...): a restore makes them anew with other
+    inode numbers, but which fds of which tasks share one must not
+    change."""
+    seen: dict[str, str] = {}
+
+    def label(m: re.Match) -> str:
+        key = m.group(0)
+        if key not in seen:
+            seen[key] = f"{m.group(1)}:[#{len(seen) + 1}]"
+        return seen[key]
+
+    def walk(value: object) -> object:
+        if isinstance(value, str):
+            return OBJECT_RE.sub(label, value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    out = walk(view)
+    assert isinstance(out, dict)
+    return out
 
 
 def state_differences(before: dict, after: dict) -> list[str]:

@@ -317,6 +317,27 @@ class RestoreContext:
     inventory: Any = None           # images.pb.inventory_pb2.inventory_entry
     stats: RestoreStats = dataclasses.field(default_factory=RestoreStats)
     registry: dict[str, Any] = dataclasses.field(default_factory=dict)
+    _forked: list[Callable[[], None]] = dataclasses.field(
+        default_factory=list)
+
+    def on_forked(self, fn: Callable[[], None]) -> None:
+        """In criu: fn runs once every task of the tree has been forked
+        (or the restore failed).  What a collect() hook made for the tasks
+        is theirs by then (inherited at fork); criu drops its own copies,
+        so that, say, a pipe's reader sees end-of-file when the tree's
+        writers close, not criu's forgotten write end."""
+        self._forked.append(fn)
+
+    def run_forked(self) -> None:
+        """Run the on_forked() callbacks once; errors are logged, never
+        raised (criu's copies are only being closed)."""
+        while self._forked:
+            fn = self._forked.pop(0)
+            try:
+                fn()
+            except OSError as e:
+                self.log.warning("dropping criu's copy of a shared object: "
+                                 "%s", e)
 
     def task(self, pid: int) -> RestoreTask:
         for t in self.tasks:

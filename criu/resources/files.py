@@ -152,6 +152,9 @@ def dump_finish(ctx: DumpContext) -> None:
 @dataclasses.dataclass
 class _RestoreState:
     files: dict[int, Any]                   # file id -> file_entry
+    # Descriptions criu opened for several tasks: file id -> criu's fd
+    # (a service fd every task inherits and dups).
+    shared: dict[int, int] = dataclasses.field(default_factory=dict)
 
 
 def restore_state(ctx: RestoreContext) -> _RestoreState:
@@ -168,8 +171,76 @@ def restore_state(ctx: RestoreContext) -> _RestoreState:
 
 def collect(ctx: RestoreContext, service_fds: Any) -> None:
     """In criu, before the tree is forked: files.img and the kinds' images
-    read once, for every task to inherit (instead of each parsing them)."""
-    restore_state(ctx)
+    read once for every task to inherit, and every open file description
+    that more than one task holds opened here, once.
+
+    Who creates, who receives: criu creates what several tasks share and
+    every task receives it by inheritance (fork), then dups it into place;
+    what one task alone has, that task opens itself.  A kind whose
+    descriptions share a kernel object (the two ends of a pipe, the peers
+    of a socket pair) names it with shared_key(): when the descriptions of
+    one object are spread over several tasks, criu opens all of them, so
+    that the object is made once.
+    """
+    state = restore_state(ctx)
+    users: dict[int, list[tuple[RestoreTask, int]]] = {}
+    for task in ctx.tasks:
+        if not task.alive or task.ids is None or \
+                not task.ids.HasField("files_id"):
+            continue
+        for fi in ctx.images.read(f"fdinfo-{task.ids.files_id}.img"):
+            users.setdefault(fi.id, []).append((task, fi.fd))
+    shared = _shared_ids(state, users)
+    if not shared:
+        return
+    opening = Opening(service_fds.base)
+    inherited = _inherited_fds(ctx, service_fds)
+    try:
+        for file_id in sorted(shared):
+            owner, fd = users[file_id][0]
+            entry = state.files.get(file_id)
+            if entry is None:
+                raise RestoreError(f"{where(owner.pid, fd)}: file id "
+                                   f"{file_id} is not in files.img")
+            new = above(_open(ctx, owner, entry, fd, inherited, opening),
+                        service_fds.base)
+            state.shared[file_id] = service_fds.keep(
+                new, f"file {file_id}, shared")
+            ctx.log.debug("file %d (%s fd %d) opened in criu for %d fds",
+                          file_id, f"task {owner.pid}", fd,
+                          len(users[file_id]))
+    finally:
+        opening.close()
+        ctx.on_forked(lambda: _drop_shared(state, service_fds))
+
+
+def _shared_ids(state: _RestoreState,
+                users: dict[int, list[tuple[RestoreTask, int]]]) -> set[int]:
+    """The file ids criu opens: held by more than one task, or a
+    description of an object (shared_key) whose descriptions are held by
+    more than one task."""
+    out = {fid for fid, us in users.items()
+           if len({t.pid for t, _ in us}) > 1}
+    by_key: dict[Any, list[int]] = {}
+    for fid in users:
+        entry = state.files.get(fid)
+        kind = fdtypes.by_type(entry.type) if entry is not None else None
+        shared_key = getattr(kind, "shared_key", None)
+        key = shared_key(entry) if shared_key is not None else None
+        if key is not None:
+            by_key.setdefault((entry.type, key), []).append(fid)
+    for fids in by_key.values():
+        if len({t.pid for fid in fids for t, _ in users[fid]}) > 1:
+            out.update(fids)
+    return out
+
+
+def _drop_shared(state: _RestoreState, service_fds: Any) -> None:
+    """criu's copies, once every task holds its own (inherited)."""
+    for fd in state.shared.values():
+        service_fds.forget(fd)
+        os.close(fd)
+    state.shared.clear()
 
 
 def reg_file(ctx: RestoreContext, file_id: int) -> Any:
@@ -226,20 +297,26 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     log.move_log_fd(base)
     if 0 <= ctx.images.fd < base:
         ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
-    inherited = _inherited_fds(ctx, task, base)
+    inherited = _inherited_fds(ctx, task.service_fds)
     opening = Opening(base)
     opened: dict[int, int] = {}
     try:
         for prepare in fdtypes.hooks("prepare"):
             prepare(ctx, task, opening)
         for fi in fdinfos:
-            if fi.id not in opened:
-                entry = state.files.get(fi.id)
-                if entry is None:
-                    raise RestoreError(f"task {task.pid}: fd {fi.fd}: file id "
-                                       f"{fi.id} is not in files.img")
-                opened[fi.id] = above(_open(ctx, task, entry, fi.fd, inherited,
-                                            opening), base)
+            if fi.id in opened:
+                continue
+            entry = state.files.get(fi.id)
+            if entry is None:
+                raise RestoreError(f"task {task.pid}: fd {fi.fd}: file id "
+                                   f"{fi.id} is not in files.img")
+            if fi.id in state.shared:
+                # Opened by criu for every task that holds it.
+                opened[fi.id] = fcntl.fcntl(state.shared[fi.id],
+                                            fcntl.F_DUPFD_CLOEXEC, base)
+            else:
+                opened[fi.id] = above(_open(ctx, task, entry, fi.fd,
+                                            inherited, opening), base)
         _close_below(base, keep=set(task.service_fds.fds))
         for fi in fdinfos:
             os.dup2(opened[fi.id], fi.fd,
@@ -248,6 +325,9 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         opening.close()
         for fd in set(opened.values()):
             os.close(fd)
+    placed = [(fi.fd, state.files[fi.id]) for fi in fdinfos]
+    for post_open in fdtypes.hooks("post_open"):
+        post_open(ctx, task, placed)
     ctx.log.info("task %d: restored %d fds", task.pid, len(fdinfos))
 
 
@@ -272,8 +352,7 @@ def _open(ctx: RestoreContext, task: RestoreTask, entry: Any, fd: int,
 INHERIT_RE = re.compile(r"fd\[(\d+)\]:(.+)")
 
 
-def _inherited_fds(ctx: RestoreContext, task: RestoreTask,
-                   base: int) -> dict[str, int]:
+def _inherited_fds(ctx: RestoreContext, service_fds: Any) -> dict[str, int]:
     """--inherit-fd fd[N]:KEY: criu's own fd N (inherited by the new task
     at fork) replaces the dumped file KEY; kept above base from here on."""
     out = ctx.registry.get("files.inherited")
@@ -286,8 +365,8 @@ def _inherited_fds(ctx: RestoreContext, task: RestoreTask,
             raise RestoreError(f"--inherit-fd {spec}: expected fd[N]:KEY")
         fd, key = int(m.group(1)), m.group(2)
         try:
-            out[key] = task.service_fds.keep(
-                fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base),
+            out[key] = service_fds.keep(
+                fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, service_fds.base),
                 f"inherited {key}")
         except OSError as e:
             raise RestoreError(f"--inherit-fd {spec}: criu has no fd {fd}: "

@@ -84,6 +84,7 @@ def restore(opts: Options) -> RestoreContext:
                          "dump")
     ctx = RestoreContext(opts=opts, images=images, log=logger,
                          inventory=images.read_one("inventory.img"))
+    _raise_nofile(images)
     _read_tree(ctx)
     for task in ctx.tasks:
         for tid in task.threads:
@@ -119,6 +120,7 @@ def restore(opts: Options) -> RestoreContext:
         tree.kill_all()
         raise
     finally:
+        ctx.run_forked()
         tree.close()
     ctx.stats.restore_time = time.monotonic() - started
     ctx.stats.forking_time = tree.forking_time
@@ -131,6 +133,27 @@ def restore(opts: Options) -> RestoreContext:
     if not (opts.restore_detached or opts.restore_sibling or opts.exec_cmd):
         _wait_tree(ctx, root.pid)
     return ctx
+
+
+def _raise_nofile(images: ImageDir) -> None:
+    """criu's soft fd limit raised (up to its hard limit, as CRIU does)
+    when the service fds would not fit above the tree's highest fd: they
+    live at the top of the table (criu's own, and the files criu opens for
+    several tasks).  Only as far as needed: every task's fd table grows to
+    the service fds' numbers.  Each task's own limit comes back with its
+    rlimits."""
+    import resource
+    highest, files = 0, 0
+    for name in images.names():
+        if name.startswith("fdinfo-"):
+            fds = [fi.fd for fi in images.read(name)]
+            highest = max([highest, *fds])
+            files += len(fds)
+    want = highest + 1 + 2 * ServiceFds.RESERVED + files
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
 def _read_tree(ctx: RestoreContext) -> None:
@@ -374,6 +397,7 @@ class _Tree:
             if self.errors:
                 raise _task_error(self.errors[0])
             if not released and len(self.forked) == len(self.ctx.tasks):
+                self.ctx.run_forked()
                 assert self.chan is not None
                 os.write(self.chan.release_w, b"r" * len(self.ctx.tasks))
                 released = True

@@ -23,13 +23,18 @@ Kind module protocol:
         description: further fds sharing it reuse the id.
     def open(ctx: RestoreContext, task: RestoreTask, entry, fd: int,
              opening: files.Opening) -> int
-        restore, in the new task: a new fd (any number, close-on-exec) that
-        is the open file description of file_entry `entry`, which the task
-        had at fd `fd` (for messages; files.py places it there).  Who
-        creates, who receives: the first fd of an object the task shares
-        between descriptions creates it and keeps it in opening.made (the
-        two ends of a pipe), later ones receive a dup or reopen of it;
-        opening.on_close() releases it once every fd is in place.
+        restore: a new fd (any number, close-on-exec) that is the open
+        file description of file_entry `entry`, which `task` had at fd
+        `fd` (for messages; files.py places it there).  It runs in the new
+        task for a description that task alone holds, and in criu itself
+        (files.collect, before any task is forked) for one that several
+        tasks hold, or whose shared_key() object spans several tasks: every
+        task then inherits criu's fd and dups it.  So open() uses only ctx,
+        its images and `opening`, never the process it runs in.  Who
+        creates, who receives: the first description of an object creates
+        it and keeps it in opening.made (the two ends of a pipe), later
+        ones receive a dup or reopen of it; opening.on_close() releases it
+        once every description is open.
 
 Optional hooks:
 
@@ -45,6 +50,16 @@ Optional hooks:
         criu's inherited fds (0, 1, 2, ...) are still in place.
     def inherit_key(entry) -> str
         restore: how --inherit-fd fd[N]:KEY names this file ("" if never).
+    def shared_key(entry) -> Hashable | None
+        restore: the kernel object behind this description when several
+        descriptions share one (a pipe: its pipe id; the peers of a
+        socket pair), None if it has none.  Descriptions of one object held
+        by more than one task are all opened in criu (see open()).
+    def post_open(ctx: RestoreContext, task: RestoreTask,
+                  placed: list[tuple[int, file_entry]]) -> None
+        restore, in the new task, once every fd is at its number (placed:
+        every fd of the task with its file_entry, of all kinds): what needs
+        the finished fd table (an epoll's targets, named by fd number).
 """
 
 from __future__ import annotations
@@ -62,7 +77,8 @@ KINDS: tuple[str, ...] = (
 )
 
 REQUIRED = ("FD_TYPE", "match", "dump", "open")
-OPTIONAL = ("dump_finish", "collect", "prepare", "inherit_key")
+OPTIONAL = ("dump_finish", "collect", "prepare", "inherit_key",
+            "shared_key", "post_open")
 
 _loaded: list[ModuleType] = []
 

@@ -101,6 +101,11 @@ def inherit_key(entry: Any) -> str:
     return f"pipe:[{entry.pipe.pipe_id}]"
 
 
+def shared_key(entry: Any) -> int:
+    """Both ends of a pipe are made by one pipe2()."""
+    return int(entry.pipe.pipe_id)
+
+
 def open(ctx: RestoreContext, task: RestoreTask, entry: Any, fd: int,
          opening: files.Opening) -> int:
     """The end of pipe pe.pipe_id the entry wants, filled with its data.
