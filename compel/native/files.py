@@ -27,6 +27,15 @@ TIOCGPTN = 0x80045430
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
 
+F_SETSIG = 10
+F_GETSIG = 11
+F_SETOWN_EX = 15
+F_GETOWN_EX = 16
+F_GETOWNER_UIDS = 17                # CONFIG_CHECKPOINT_RESTORE
+F_OWNER_TID = 0
+F_OWNER_PID = 1
+F_OWNER_PGRP = 2
+
 
 class Winsize(ctypes.Structure):
     """A terminal's size.
@@ -41,6 +50,37 @@ class Winsize(ctypes.Structure):
 
     _fields_ = [("ws_row", ctypes.c_ushort), ("ws_col", ctypes.c_ushort),
                 ("ws_xpixel", ctypes.c_ushort), ("ws_ypixel", ctypes.c_ushort)]
+
+
+class FOwnerEx(ctypes.Structure):
+    """Who gets SIGIO/SIGURG of an open file description (F_GETOWN_EX).
+
+    struct f_owner_ex {
+        int   type;     /* F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP */
+        pid_t pid;
+    };
+    """
+
+    _fields_ = [("type", ctypes.c_int), ("pid", ctypes.c_int)]
+
+
+def get_owner(fd: int) -> tuple[int, int]:
+    """(type, pid) of the description's owner; pid 0: none."""
+    raw = fcntl.fcntl(fd, F_GETOWN_EX, bytes(ctypes.sizeof(FOwnerEx)))
+    owner = FOwnerEx.from_buffer_copy(raw)
+    return owner.type, owner.pid
+
+
+def set_owner(fd: int, owner_type: int, pid: int) -> None:
+    fcntl.fcntl(fd, F_SETOWN_EX, bytes(FOwnerEx(owner_type, pid)))
+
+
+def owner_uids(fd: int) -> tuple[int, int]:
+    """(uid, euid) recorded when the owner was set: the kernel checks
+    them against the receiver's before sending it the signal."""
+    raw = fcntl.fcntl(fd, F_GETOWNER_UIDS, bytes(8))
+    uid, euid = (ctypes.c_uint32 * 2).from_buffer_copy(raw)
+    return int(uid), int(euid)
 
 
 def kcmp(pid1: int, pid2: int, kind: int, idx1: int = 0, idx2: int = 0) -> int:

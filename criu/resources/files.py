@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any, Callable, Optional
 
 from compel.native import files as nfiles
+from compel.native import pidfd as npidfd
 from criu import log
 from criu.dump import proc
 from criu.errors import DumpError, RestoreError
@@ -70,9 +71,47 @@ def _state(ctx: DumpContext) -> _DumpState:
 
 
 def fown() -> Any:
-    """The fown_entry of a file (owner for SIGIO: none yet)."""
+    """An empty fown_entry, for a kind's entry; files.dump() fills in the
+    description's owner and signal (F_SETOWN, F_SETSIG) afterwards."""
     from images.pb import fown_pb2
     return fown_pb2.fown_entry(uid=0, euid=0, signum=0, pid_type=0, pid=0)
+
+
+def _read_fown(pidfd: int, pid: int, fd: int) -> Optional[Any]:
+    """The SIGIO owner and signal of pid's fd, read on criu's own copy of
+    the description (pidfd_getfd); None when neither is set."""
+    from images.pb import fown_pb2
+    try:
+        copy = npidfd.pidfd_getfd(pidfd, fd)
+    except OSError as e:
+        raise DumpError(f"{where(pid, fd)}: cannot read its owner: "
+                        f"{e.strerror}") from e
+    try:
+        signum = fcntl.fcntl(copy, nfiles.F_GETSIG)
+        owner_type, owner = nfiles.get_owner(copy)
+        if not owner and not signum:
+            return None
+        uid, euid = nfiles.owner_uids(copy) if owner else (0, 0)
+    finally:
+        os.close(copy)
+    return fown_pb2.fown_entry(uid=uid, euid=euid, signum=signum,
+                               pid_type=owner_type, pid=owner)
+
+
+def _kind_entry(entry: Any) -> Any:
+    """The kind's own message in a file_entry (reg, pipe, ...)."""
+    for field, value in entry.ListFields():
+        if field.name not in ("type", "id"):
+            return value
+    return None
+
+
+def entry_fown(entry: Any) -> Optional[Any]:
+    """A file_entry's fown_entry, if its kind has one."""
+    inner = _kind_entry(entry)
+    if inner is None or "fown" not in inner.DESCRIPTOR.fields_by_name:
+        return None
+    return inner.fown
 
 
 def file_flags(info: proc.FdInfo) -> int:
@@ -97,23 +136,43 @@ def add_file(ctx: DumpContext, fd_type: int, **kind_entry: Any) -> int:
 
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
-    from images.pb import fdinfo_pb2
     state = _state(ctx)
     entries = []
-    for fd in proc.fds(task.pid):
-        info = proc.fdinfo(task.pid, fd)
-        file_id, fd_type = _shared_with(state, task.pid, info)
-        if file_id is None:
-            kind = kind_of(task.pid, info)
-            file_id, fd_type = kind.dump(ctx, task, info), kind.FD_TYPE
-            state.seen.append(_Seen(task.pid, fd, file_id, fd_type,
-                                    (info.st.st_dev, info.st.st_ino)))
-        entries.append(fdinfo_pb2.fdinfo_entry(
-            id=file_id, fd=fd, type=fd_type,
-            flags=FD_CLOEXEC if info.flags & os.O_CLOEXEC else 0))
-        ctx.log.debug("task %d: fd %d: %s -> file id %d", task.pid, fd,
-                      info.target, file_id)
+    pidfd = npidfd.pidfd_open(task.pid)
+    try:
+        for fd in proc.fds(task.pid):
+            entries.append(_dump_fd(ctx, state, task, pidfd, fd))
+    finally:
+        os.close(pidfd)
     ctx.images.write(f"fdinfo-{task.ids.files_id}.img", entries)
+
+
+def _dump_fd(ctx: DumpContext, state: _DumpState, task: DumpTask,
+             pidfd: int, fd: int) -> Any:
+    """fd's fdinfo_entry; its description imaged by its kind the first
+    time it is seen."""
+    from images.pb import fdinfo_pb2
+    info = proc.fdinfo(task.pid, fd)
+    file_id, fd_type = _shared_with(state, task.pid, info)
+    if file_id is None:
+        kind = kind_of(task.pid, info)
+        file_id, fd_type = kind.dump(ctx, task, info), kind.FD_TYPE
+        state.seen.append(_Seen(task.pid, fd, file_id, fd_type,
+                                (info.st.st_dev, info.st.st_ino)))
+        owner = _read_fown(pidfd, task.pid, fd)
+        if owner is not None:
+            entry = next(e for e in reversed(state.files) if e.id == file_id)
+            fown_entry = entry_fown(entry)
+            if fown_entry is None:
+                raise DumpError(f"{where(task.pid, fd)}: {info.target}: "
+                                "has an owner for SIGIO, which this kind "
+                                "of file cannot keep")
+            fown_entry.CopyFrom(owner)
+    ctx.log.debug("task %d: fd %d: %s -> file id %d", task.pid, fd,
+                  info.target, file_id)
+    return fdinfo_pb2.fdinfo_entry(
+        id=file_id, fd=fd, type=fd_type,
+        flags=FD_CLOEXEC if info.flags & os.O_CLOEXEC else 0)
 
 
 def _shared_with(state: _DumpState, pid: int,
@@ -317,10 +376,13 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
             else:
                 opened[fi.id] = above(_open(ctx, task, entry, fi.fd,
                                             inherited, opening), base)
+        for file_id, fd in opened.items():
+            _restore_fown(task, state.files[file_id], fd)
         _close_below(base, keep=set(task.service_fds.fds))
         for fi in fdinfos:
             os.dup2(opened[fi.id], fi.fd,
                     inheritable=not (fi.flags & FD_CLOEXEC))
+        _renew_async({fi.id: fi.fd for fi in reversed(fdinfos)}.values())
     finally:
         opening.close()
         for fd in set(opened.values()):
@@ -347,6 +409,40 @@ def _open(ctx: RestoreContext, task: RestoreTask, entry: Any, fd: int,
         raise RestoreError(f"{where(task.pid, fd)}: file type {entry.type} "
                            "is not supported yet")
     return kind.open(ctx, task, entry, fd, opening)
+
+
+def _renew_async(fds: Any) -> None:
+    """O_ASYNC set again on each description's lowest fd, now at its
+    number: the kernel names in SIGIO's si_fd the fd O_ASYNC was set
+    through, which at open time was a scratch fd above the base."""
+    for fd in fds:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        if flags & os.O_ASYNC:
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_ASYNC)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+
+
+def _restore_fown(task: RestoreTask, entry: Any, fd: int) -> None:
+    """F_SETSIG, and F_SETOWN_EX under the owner's uids (the kernel keeps
+    the setter's uids to check each signal against the receiver's)."""
+    fown_entry = entry_fown(entry)
+    if fown_entry is None or not (fown_entry.pid or fown_entry.signum):
+        return
+    what = f"task {task.pid}: file {entry.id}"
+    try:
+        if fown_entry.signum:
+            fcntl.fcntl(fd, nfiles.F_SETSIG, fown_entry.signum)
+        if fown_entry.pid:
+            ruid, euid, suid = os.getresuid()
+            os.setresuid(fown_entry.uid, fown_entry.euid, suid)
+            try:
+                nfiles.set_owner(fd, fown_entry.pid_type, fown_entry.pid)
+            finally:
+                os.setresuid(ruid, euid, suid)
+    except OSError as e:
+        raise RestoreError(f"{what}: cannot restore its owner (pid "
+                           f"{fown_entry.pid}, signal {fown_entry.signum}): "
+                           f"{e.strerror}") from e
 
 
 INHERIT_RE = re.compile(r"fd\[(\d+)\]:(.+)")
