@@ -1,5 +1,5 @@
-"""Pipes: pipe_entry in files.img, their buffered bytes in pipes-data.img
-(only pipes holding data get an entry, like CRIU's)."""
+"""Pipes: pipe_entry in files.img; their size and buffered bytes in
+pipes-data.img (an entry per pipe, like CRIU's)."""
 
 from __future__ import annotations
 
@@ -81,10 +81,11 @@ def _peek_pipe(pid: int, fd: int) -> tuple[int, bytes]:
 
 
 def dump_finish(ctx: DumpContext) -> None:
-    with_data = [(e, d) for e, d in ctx.registry.get(_DUMP_KEY, {}).values()
-                 if d]
-    if with_data:
-        ctx.images.write("pipes-data.img", with_data)
+    """An entry for every pipe, empty or not, as CRIU writes: it carries
+    the pipe's size as well as its bytes."""
+    entries = list(ctx.registry.get(_DUMP_KEY, {}).values())
+    if entries:
+        ctx.images.write("pipes-data.img", entries)
 
 
 # ------------------------------------------------------------- restore side
@@ -142,9 +143,9 @@ def _create(ctx: RestoreContext, pipe_id: int, base: int,
     r, w = (files.above(fd, base) for fd in os.pipe2(os.O_CLOEXEC))
     size, data = ctx.registry[_RESTORE_KEY].get(pipe_id, (0, b""))
     try:
-        # The dumped capacity (at least room for the data).
+        # The dumped capacity, smaller or larger than the default.
         want = max(size, len(data))
-        if want > fcntl.fcntl(w, nfiles.F_GETPIPE_SZ):
+        if want and want != fcntl.fcntl(w, nfiles.F_GETPIPE_SZ):
             fcntl.fcntl(w, nfiles.F_SETPIPE_SZ, want)
         view = memoryview(data)
         while view:
