@@ -255,6 +255,8 @@ def collect(ctx: RestoreContext, service_fds: Any) -> None:
     opening = Opening(service_fds.base)
     inherited = _inherited_fds(ctx, service_fds)
     try:
+        for prepare in fdtypes.hooks("prepare"):
+            prepare(ctx, ctx.tasks[0], opening)
         for file_id in sorted(shared):
             owner, fd = users[file_id][0]
             entry = state.files.get(file_id)

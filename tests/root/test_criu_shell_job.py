@@ -28,12 +28,20 @@ p.wait()
 JOB = "import os\nos.dup2(os.open('/dev/tty', os.O_RDWR), 9)\n" + COUNTER
 
 
-@pytest.fixture
-def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
+# A job of two processes (a shell pipeline's or a forking program's): the
+# child shares the terminal fds with its parent.
+JOB_WITH_CHILD = ("import os, sys\n"
+                  "if os.fork() == 0:\n"
+                  "    sys.argv[1] += '.child'\n") + JOB
+
+
+@pytest.fixture(params=[JOB], ids=["one task"])
+def shell_job(request, tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
     master, slave = os.openpty()
     tty = os.ttyname(slave)
     shell = subprocess.Popen(
-        [sys.executable, "-c", SHELL, tty, JOB, str(tmp_path / "n")],
+        [sys.executable, "-c", SHELL, tty, request.param,
+         str(tmp_path / "n")],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, start_new_session=True)
     assert shell.stdout is not None
@@ -46,7 +54,7 @@ def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
             time.sleep(0.01)
         yield pid, tty
     finally:
-        for p in (pid, shell.pid):
+        for p in (*_children(pid), pid, shell.pid):
             if p <= 0:
                 continue
             try:
@@ -57,6 +65,14 @@ def shell_job(tmp_path: pathlib.Path):  # type: ignore[no-untyped-def]
         shell.stdout.close()
         os.close(master)
         os.close(slave)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 
 def test_terminal_needs_shell_job(shell_job, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -148,3 +164,45 @@ def test_shell_job_dump_and_restore(shell_job, tmp_path) -> None:  # type: ignor
             time.sleep(0.01)
     finally:
         os.kill(pid, 9)
+
+
+@pytest.mark.parametrize("shell_job", [JOB_WITH_CHILD], ids=["with a child"],
+                         indirect=True)
+def test_shell_job_with_a_child(shell_job, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Both tasks hold the terminal (one open file description, inherited
+    at fork): restore reattaches it once and both share it again."""
+    pid, tty = shell_job
+    deadline = time.monotonic() + 30
+    while not _children(pid) or not (tmp_path / "n.child").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (child,) = _children(pid)
+    images = tmp_path / "img"
+    r = criu("dump", "-t", str(pid), "-D", str(images), "-j")
+    assert r.returncode == 0, r.stderr
+    while os.path.exists(f"/proc/{pid}"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    fd = os.open(tty, os.O_RDWR | os.O_NOCTTY)
+    try:
+        r = subprocess.run([str(CRIU), "restore", "-D", str(images), "-j",
+                            "-d", "-o", "restore.log", "-v4"], stdin=fd,
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(fd)
+    assert r.returncode == 0, r.stderr
+    try:
+        assert _children(pid) == [child]
+        for task in (pid, child):
+            for n in (0, 1, 2):
+                assert os.readlink(f"/proc/{task}/fd/{n}") == tty
+        from compel.native import files as nfiles
+        assert nfiles.same_file(pid, 0, child, 0)  # one description again
+        for counter in (tmp_path / "n", tmp_path / "n.child"):
+            start = int(counter.read_text() or 0)
+            while int(counter.read_text() or 0) <= start:
+                assert time.monotonic() < deadline + 60
+                time.sleep(0.01)
+    finally:
+        for task in (child, pid):
+            os.kill(task, 9)

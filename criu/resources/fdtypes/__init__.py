@@ -46,8 +46,9 @@ Optional hooks:
         (files.restore_state()), before any of its files is opened.
     def prepare(ctx: RestoreContext, task: RestoreTask,
                 opening: files.Opening) -> None
-        restore, in the new task: before any of its fds is opened, while
-        criu's inherited fds (0, 1, 2, ...) are still in place.
+        restore: before any fd is opened, while criu's own fds (0, 1, 2,
+        ...) are still in place: in each new task, and in criu before it
+        opens the descriptions several tasks share (task: the root).
     def inherit_key(entry) -> str
         restore: how --inherit-fd fd[N]:KEY names this file ("" if never).
     def shared_key(entry) -> Hashable | None
