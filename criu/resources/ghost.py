@@ -1,5 +1,5 @@
-"""Ghost files: regular files a task keeps open after they were unlinked
-(tempfile.TemporaryFile, O_TMPFILE, a log rotated away...).
+"""Ghost files: regular files (and FIFOs) a task keeps open after they
+were unlinked (tempfile.TemporaryFile, O_TMPFILE, a log rotated away...).
 
 Their contents exist nowhere but in the open file, so dump copies them into
 ghost-file-ID.img (CRIU's format: a ghost_file_entry, then chunk entries
@@ -60,7 +60,7 @@ def dump(ctx: DumpContext, where: str, pid: int, fd: int, file_id: int,
     key = (st.st_dev, st.st_ino)
     ghost_id = state.by_inode.get(key)
     if ghost_id is None:
-        if not stat.S_ISREG(st.st_mode):
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
             raise DumpError(f"{where}: an unlinked {stat.filemode(st.st_mode)}"
                             " file is not supported yet")
         limit = ctx.opts.ghost_limit
@@ -85,6 +85,14 @@ def _write_ghost(ctx: DumpContext, where: str, pid: int, fd: int,
                               tv_usec=st.st_atime_ns // 1000 % 1000000),
         mtim=time_pb2.timeval(tv_sec=int(st.st_mtime),
                               tv_usec=st.st_mtime_ns // 1000 % 1000000))
+    if stat.S_ISFIFO(st.st_mode):
+        # Only its name and attributes: the buffered bytes are the FIFO
+        # kind's (fifo-data.img).
+        head.size = 0
+        with ctx.images.writer(f"ghost-file-{ghost_id:x}.img",
+                               "GHOST_FILE") as w:
+            w.write(head)
+        return
     try:
         src = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -187,6 +195,8 @@ def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
     target = path
     if os.path.lexists(target):     # the name was taken again meanwhile
         target = f"{path}.criu-ghost-{ghost_id:x}"
+    if stat.S_ISFIFO(head.mode):
+        return _recreate_fifo(target, head, where)
     try:
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL |
                      os.O_CLOEXEC, 0o600)
@@ -219,3 +229,24 @@ def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
         os.close(fd)
     return target
 
+
+
+def _recreate_fifo(target: str, head: Any, where: str) -> str:
+    """An unlinked FIFO's name again, with its owner, mode and times."""
+    try:
+        os.mkfifo(target, 0o600)
+    except OSError as e:
+        raise RestoreError(f"{where}: cannot recreate unlinked FIFO "
+                           f"{target}: {e.strerror}") from e
+    try:
+        os.chown(target, head.uid, head.gid)
+        os.chmod(target, stat.S_IMODE(head.mode))
+        if head.HasField("mtim"):
+            os.utime(target, ns=(head.atim.tv_sec * 10**9 +
+                                 head.atim.tv_usec * 1000,
+                                 head.mtim.tv_sec * 10**9 +
+                                 head.mtim.tv_usec * 1000))
+    except BaseException:
+        os.unlink(target)
+        raise
+    return target

@@ -73,6 +73,7 @@ KINDS: tuple[str, ...] = (
     "criu.resources.fdtypes.reg",   # REG: files, directories, /dev/null...
                                     #   (+ ghost files: remap-fpath.img)
     "criu.resources.fdtypes.pipe",  # PIPE: pipes (+ pipes-data.img)
+    "criu.resources.fdtypes.fifo",  # FIFO: named pipes (+ fifo-data.img)
     "criu.resources.fdtypes.tty",   # TTY: --shell-job terminal
                                     #   (+ tty-info.img)
 )

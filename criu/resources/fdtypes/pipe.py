@@ -33,7 +33,7 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
         id=files.new_id(ctx), pipe_id=pipe_id, flags=files.file_flags(info),
         fown=files.fown()))
     if pipe_id not in pipe_data:
-        size, data = _peek_pipe(task.pid, info.fd)
+        size, data = peek_pipe(task.pid, info.fd)
         entry = pipe_data_pb2.pipe_data_entry(pipe_id=pipe_id,
                                               bytes=len(data), size=size)
         pipe_data[pipe_id] = (entry, data)
@@ -42,7 +42,7 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     return file_id
 
 
-def _peek_pipe(pid: int, fd: int) -> tuple[int, bytes]:
+def peek_pipe(pid: int, fd: int) -> tuple[int, bytes]:
     """(buffer size, contents) of the pipe behind pid's fd, not consumed.
 
     Opening /proc/PID/fd/N read-only gives criu its own read end of the

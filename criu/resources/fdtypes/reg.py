@@ -62,12 +62,12 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
                                info.st)
         ghost.dump(ctx, where, task.pid, info.fd, file_id, info.st)
         return file_id
-    _check_same_file(where, info)
+    check_same_file(where, info)
     return add_reg_file(ctx, info.target, files.file_flags(info), info.pos,
                         info.mnt_id, info.st)
 
 
-def _check_same_file(where: str, info: proc.FdInfo) -> None:
+def check_same_file(where: str, info: proc.FdInfo) -> None:
     """The path must still name the open file, or restore would reopen
     another one (CRIU's link-remap cases are not supported yet)."""
     try:
