@@ -152,6 +152,7 @@ MAGIC_OF_STEM: dict[str, str] = {
     "netdev": "NETDEV", "netns": "NETNS", "signal-p": "SIGNAL",
     "signal-s": "SIGNAL", "cpuinfo": "CPUINFO", "remap-fpath": "REMAP_FPATH",
     "ghost-file": "GHOST_FILE", "memfd": "MEMFD_INODE", "pidns": "PIDNS",
+    "filelocks": "FILE_LOCKS",
 }
 
 

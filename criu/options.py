@@ -31,6 +31,7 @@ class Options:
     #                                   restore --exec-cmd -- CMD ARGS...
     freeze_cgroup: Optional[str] = None  # --freeze-cgroup DIR (dump)
     shell_job: bool = False             # -j
+    file_locks: bool = False            # -l/--file-locks: dump file locks
     display_stats: bool = False         # --display-stats
     ghost_limit: int = 1 << 20          # --ghost-limit: largest unlinked file
     inherit_fds: list[str] = dataclasses.field(default_factory=list)

@@ -83,6 +83,34 @@ def owner_uids(fd: int) -> tuple[int, int]:
     return int(uid), int(euid)
 
 
+F_OFD_GETLK = 36
+F_OFD_SETLK = 37
+
+
+class FLock(ctypes.Structure):
+    """A byte-range lock (F_SETLK, F_OFD_SETLK).
+
+    struct flock {
+        short l_type;    /* F_RDLCK, F_WRLCK, F_UNLCK */
+        short l_whence;
+        off_t l_start;
+        off_t l_len;     /* 0: to the end of the file, however long */
+        pid_t l_pid;     /* 0 for OFD locks */
+    };
+    """
+
+    _fields_ = [("l_type", ctypes.c_short), ("l_whence", ctypes.c_short),
+                ("l_start", ctypes.c_int64), ("l_len", ctypes.c_int64),
+                ("l_pid", ctypes.c_int)]
+
+
+def set_lock(fd: int, cmd: int, lock_type: int, start: int,
+             length: int) -> None:
+    """Take a byte-range lock without waiting (cmd F_SETLK or
+    F_OFD_SETLK); BlockingIOError/PermissionError when another holds it."""
+    fcntl.fcntl(fd, cmd, bytes(FLock(lock_type, 0, start, length, 0)))
+
+
 def kcmp(pid1: int, pid2: int, kind: int, idx1: int = 0, idx2: int = 0) -> int:
     """0 if equal, 1/2 for an ordering, 3 if different (not orderable)."""
     return sys("kcmp", pid1, pid2, kind, idx1, idx2)

@@ -135,7 +135,9 @@ class FdInfo:
     mnt_id: int
     target: str                 # readlink of /proc/PID/fd/N
     st: os.stat_result          # stat of the open file (through the link)
-    extra: dict[str, str]
+    extra: dict[str, str]       # "key: value" lines (the last of a key)
+    text: str = ""              # the whole fdinfo, for repeated keys
+    #                             (lock:, tfd:, inotify ...)
 
 
 def fds(pid: int) -> list[int]:
@@ -146,7 +148,8 @@ def fds(pid: int) -> list[int]:
 
 
 def fdinfo(pid: int, fd: int) -> FdInfo:
-    info = _read(pid, f"fdinfo/{fd}", _colon_fields)
+    text = _read(pid, f"fdinfo/{fd}", str)
+    info = _colon_fields(text)
     link = f"/proc/{pid}/fd/{fd}"
     try:
         target = os.readlink(link)
@@ -157,7 +160,7 @@ def fdinfo(pid: int, fd: int) -> FdInfo:
     return FdInfo(fd=fd, pos=int(info.get("pos", "0")),
                   flags=int(info.get("flags", "0"), 8),
                   mnt_id=int(info.get("mnt_id", "0")), target=target, st=st,
-                  extra=info)
+                  extra=info, text=text)
 
 
 def link(pid: int, name: str) -> str:

@@ -46,6 +46,7 @@ RESOURCES: tuple[str, ...] = (
     "criu.resources.task",      # comm, personality, state, sched (core)
     "criu.resources.files",     # fdinfo/files images; each kind of file
                                 #   (pipes, ttys...): fdtypes/
+    "criu.resources.file_locks",  # flock/POSIX/OFD locks, after the fds
     "criu.resources.creds",     # uids/gids/caps (core.thread_core.creds)
     "criu.resources.memory",    # mm/pagemap/pages images -> restorer plan
     "criu.resources.cpu",       # regs, fpu, signals, rseq -> sigframe plan

@@ -36,6 +36,9 @@ FD_CLOEXEC = fcntl.FD_CLOEXEC
 # Flags the kernel forgets after open(); never reapplied at restore.
 OPEN_ONLY_FLAGS = os.O_CREAT | os.O_EXCL | os.O_TRUNC | os.O_NOCTTY
 
+# task.scratch key: fd -> (proc.FdInfo, file id), filled by dump().
+SCRATCH_FDS = "files.fds"
+
 _DUMP_KEY = "files.dump"
 _RESTORE_KEY = "files.restore"
 
@@ -170,6 +173,9 @@ def _dump_fd(ctx: DumpContext, state: _DumpState, task: DumpTask,
             fown_entry.CopyFrom(owner)
     ctx.log.debug("task %d: fd %d: %s -> file id %d", task.pid, fd,
                   info.target, file_id)
+    # For the modules after this one (file locks): each fd's fdinfo and
+    # the open file description it is, read once.
+    task.scratch.setdefault(SCRATCH_FDS, {})[fd] = (info, file_id)
     return fdinfo_pb2.fdinfo_entry(
         id=file_id, fd=fd, type=fd_type,
         flags=FD_CLOEXEC if info.flags & os.O_CLOEXEC else 0)
@@ -389,6 +395,10 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         opening.close()
         for fd in set(opened.values()):
             os.close(fd)
+        # criu's copies of the shared descriptions too (its children were
+        # forked already): a POSIX lock is dropped when its process closes
+        # any fd of the file, so none may be closed after the locks.
+        _drop_shared(state, task.service_fds)
     placed = [(fi.fd, state.files[fi.id]) for fi in fdinfos]
     for post_open in fdtypes.hooks("post_open"):
         post_open(ctx, task, placed)
