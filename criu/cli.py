@@ -50,6 +50,8 @@ Dump/restore options:
                          caller's terminal)
   -l|--file-locks        dump the file locks the tree holds (flock,
                          POSIX, OFD); without it such a tree is refused
+  --evasive-devices      dump: a device other than /dev/null & co. is
+                         reopened by its path at restore
   --pidfile FILE         write the restored root's PID to FILE
   --inherit-fd fd[N]:KEY restore: criu's fd N stands for the dumped file
                          KEY (pipe:[INODE] or a file path), e.g. the other
@@ -124,6 +126,7 @@ def build_option_parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--freeze-cgroup")
     p.add_argument("-j", "--shell-job", action="store_true")
     p.add_argument("-l", "--file-locks", action="store_true")
+    p.add_argument("--evasive-devices", action="store_true")
     p.add_argument("--display-stats", action="store_true")
     p.add_argument("--inherit-fd", dest="inherit_fds", action="append")
     p.add_argument("--ghost-limit", type=_size)

@@ -32,6 +32,8 @@ class Options:
     freeze_cgroup: Optional[str] = None  # --freeze-cgroup DIR (dump)
     shell_job: bool = False             # -j
     file_locks: bool = False            # -l/--file-locks: dump file locks
+    evasive_devices: bool = False       # --evasive-devices: reopen any
+    #                                     device by path
     display_stats: bool = False         # --display-stats
     ghost_limit: int = 1 << 20          # --ghost-limit: largest unlinked file
     inherit_fds: list[str] = dataclasses.field(default_factory=list)

@@ -162,7 +162,9 @@ def _dump_fd(ctx: DumpContext, state: _DumpState, task: DumpTask,
         file_id, fd_type = kind.dump(ctx, task, info), kind.FD_TYPE
         state.seen.append(_Seen(task.pid, fd, file_id, fd_type,
                                 (info.st.st_dev, info.st.st_ino)))
-        owner = _read_fown(pidfd, task.pid, fd)
+        # An O_PATH handle has no owner (and fcntl refuses to say so).
+        owner = None if info.flags & os.O_PATH else \
+            _read_fown(pidfd, task.pid, fd)
         if owner is not None:
             entry = next(e for e in reversed(state.files) if e.id == file_id)
             fown_entry = entry_fown(entry)

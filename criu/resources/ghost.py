@@ -1,5 +1,5 @@
-"""Ghost files: regular files (and FIFOs) a task keeps open after they
-were unlinked (tempfile.TemporaryFile, O_TMPFILE, a log rotated away...).
+"""Ghost files: regular files (and FIFOs, directories) a task keeps open
+after they were unlinked (tempfile.TemporaryFile, O_TMPFILE, a log rotated away...).
 
 Their contents exist nowhere but in the open file, so dump copies them into
 ghost-file-ID.img (CRIU's format: a ghost_file_entry, then chunk entries
@@ -60,11 +60,12 @@ def dump(ctx: DumpContext, where: str, pid: int, fd: int, file_id: int,
     key = (st.st_dev, st.st_ino)
     ghost_id = state.by_inode.get(key)
     if ghost_id is None:
-        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or
+                stat.S_ISDIR(st.st_mode)):
             raise DumpError(f"{where}: an unlinked {stat.filemode(st.st_mode)}"
                             " file is not supported yet")
         limit = ctx.opts.ghost_limit
-        if st.st_size > limit:
+        if stat.S_ISREG(st.st_mode) and st.st_size > limit:
             raise DumpError(f"{where}: unlinked file of {st.st_size} bytes "
                             f"is over the ghost limit ({limit}; see "
                             "--ghost-limit)")
@@ -85,9 +86,9 @@ def _write_ghost(ctx: DumpContext, where: str, pid: int, fd: int,
                               tv_usec=st.st_atime_ns // 1000 % 1000000),
         mtim=time_pb2.timeval(tv_sec=int(st.st_mtime),
                               tv_usec=st.st_mtime_ns // 1000 % 1000000))
-    if stat.S_ISFIFO(st.st_mode):
-        # Only its name and attributes: the buffered bytes are the FIFO
-        # kind's (fifo-data.img).
+    if not stat.S_ISREG(st.st_mode):
+        # Only its name and attributes: a removed directory is empty, and
+        # a FIFO's buffered bytes are the FIFO kind's (fifo-data.img).
         head.size = 0
         with ctx.images.writer(f"ghost-file-{ghost_id:x}.img",
                                "GHOST_FILE") as w:
@@ -159,8 +160,10 @@ def open_ghost(ctx: RestoreContext, rfe: Any, remap: Any, where: str) -> int:
     if remap.remap_id not in made:
         made[remap.remap_id] = _recreate(ctx, rfe.name, remap.remap_id,
                                          where)
-    flags = rfe.flags & ~(os.O_CREAT | os.O_EXCL | os.O_TRUNC | os.O_NOCTTY |
-                          O_TMPFILE_BITS)
+    flags = rfe.flags & ~(os.O_CREAT | os.O_EXCL | os.O_TRUNC | os.O_NOCTTY)
+    if flags & O_TMPFILE_BITS == O_TMPFILE_BITS and \
+            not stat.S_ISDIR(rfe.mode):
+        flags &= ~O_TMPFILE_BITS        # made by O_TMPFILE: see above
     try:
         fd = os.open(made[remap.remap_id], flags | os.O_CLOEXEC)
         if rfe.pos:
@@ -175,10 +178,7 @@ def unlink_all(ctx: RestoreContext) -> None:
     """Unlink the recreated ghosts once every fd is open (or on failure)."""
     made: dict[int, str] = ctx.registry.pop(_RESTORE_KEY, {})
     for path in made.values():
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+        _remove(path)
 
 
 def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
@@ -195,8 +195,8 @@ def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
     target = path
     if os.path.lexists(target):     # the name was taken again meanwhile
         target = f"{path}.criu-ghost-{ghost_id:x}"
-    if stat.S_ISFIFO(head.mode):
-        return _recreate_fifo(target, head, where)
+    if stat.S_ISFIFO(head.mode) or stat.S_ISDIR(head.mode):
+        return _recreate_node(target, head, where)
     try:
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL |
                      os.O_CLOEXEC, 0o600)
@@ -231,12 +231,17 @@ def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
 
 
 
-def _recreate_fifo(target: str, head: Any, where: str) -> str:
-    """An unlinked FIFO's name again, with its owner, mode and times."""
+def _recreate_node(target: str, head: Any, where: str) -> str:
+    """An unlinked FIFO's or removed directory's name again, with its
+    owner, mode and times (unlink_all() removes it again)."""
+    what = "FIFO" if stat.S_ISFIFO(head.mode) else "directory"
     try:
-        os.mkfifo(target, 0o600)
+        if stat.S_ISFIFO(head.mode):
+            os.mkfifo(target, 0o600)
+        else:
+            os.mkdir(target, 0o700)
     except OSError as e:
-        raise RestoreError(f"{where}: cannot recreate unlinked FIFO "
+        raise RestoreError(f"{where}: cannot recreate unlinked {what} "
                            f"{target}: {e.strerror}") from e
     try:
         os.chown(target, head.uid, head.gid)
@@ -247,6 +252,16 @@ def _recreate_fifo(target: str, head: Any, where: str) -> str:
                                  head.mtim.tv_sec * 10**9 +
                                  head.mtim.tv_usec * 1000))
     except BaseException:
-        os.unlink(target)
+        _remove(target)
         raise
     return target
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass

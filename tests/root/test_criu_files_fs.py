@@ -348,3 +348,39 @@ def test_ghost_limit(tmp_path: pathlib.Path) -> None:
     finally:
         v.kill()
         v.wait()
+
+
+def test_other_devices_need_evasive_devices(tmp_path: pathlib.Path) -> None:
+    """A device other than /dev/null & co. (here /dev/net/tun, not
+    attached to any interface) is refused without --evasive-devices and
+    reopened by its path with it."""
+    from criu_testlib import Victim, criu as run_criu, one_line
+    v = Victim(tmp_path, extra="import os\n"
+               "t = os.open('/dev/net/tun', os.O_RDWR)\n"
+               "os.dup2(t, 7)\nos.close(t)\n")
+    images = tmp_path / "img"
+    try:
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert f"task {v.pid}: fd 7: /dev/net/tun: character device " \
+            "10:200" in line and "--evasive-devices" in line, line
+        v.assert_running_untraced()
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images),
+                     "--evasive-devices")
+        assert r.returncode == 0, r.stderr
+        v.proc.wait(timeout=30)
+        r = run_criu("restore", "-D", str(images), "-d")
+        assert r.returncode == 0, r.stderr
+        try:
+            assert os.readlink(f"/proc/{v.pid}/fd/7") == "/dev/net/tun"
+            st = os.stat(f"/proc/{v.pid}/fd/7")
+            assert os.major(st.st_rdev) == 10 and os.minor(st.st_rdev) == 200
+            start, deadline = v.count(), time.monotonic() + 30
+            while v.count() <= start:               # it runs on
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        finally:
+            os.kill(v.pid, 9)
+    finally:
+        v.kill()

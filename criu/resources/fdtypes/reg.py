@@ -1,5 +1,6 @@
-"""Regular files, directories and memory character devices (/dev/null,
-/dev/zero, /dev/urandom...: regular files for CRIU): reg_file_entry in
+"""Regular files, directories and devices (memory devices such as
+/dev/null, /dev/zero, /dev/urandom; others with --evasive-devices: regular
+files for CRIU): reg_file_entry in
 files.img, reopened by path with their flags and position, the size
 checked.  Unlinked files still open are ghost files (criu.resources.ghost):
 their contents go into the images.
@@ -20,10 +21,33 @@ FD_TYPE = 1                         # fd_types.REG
 MEM_MAJOR = 1                       # /dev/null, /dev/zero, /dev/urandom...
 
 
+# Terminal majors (virtual consoles and serial lines, /dev/tty, /dev/ptmx
+# and /dev/console, pty masters, pty slaves): the tty kind's, not files.
+TERMINAL_MAJORS = frozenset([4, 5, *range(128, 144)])
+
+
 def match(info: proc.FdInfo) -> bool:
     mode = info.st.st_mode
-    return (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or
-            (stat.S_ISCHR(mode) and os.major(info.st.st_rdev) == MEM_MAJOR))
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISBLK(mode):
+        return True
+    return (stat.S_ISCHR(mode) and
+            os.major(info.st.st_rdev) not in TERMINAL_MAJORS)
+
+
+def _check_device(ctx: DumpContext, where: str, info: proc.FdInfo) -> None:
+    """Memory devices (/dev/null, /dev/zero...) reopen to the same thing
+    anywhere; any other device only with --evasive-devices, which says
+    that opening its path again is good enough (as in CRIU)."""
+    mode, rdev = info.st.st_mode, info.st.st_rdev
+    if stat.S_ISCHR(mode) and os.major(rdev) == MEM_MAJOR:
+        return
+    if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and \
+            not ctx.opts.evasive_devices:
+        kind = "character" if stat.S_ISCHR(mode) else "block"
+        raise DumpError(f"{where}: {info.target}: {kind} device "
+                        f"{os.major(rdev)}:{os.minor(rdev)} cannot be "
+                        "restored as it is; --evasive-devices reopens it "
+                        "by path")
 
 
 def _size_matters(flags: int) -> bool:
@@ -63,6 +87,7 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
         ghost.dump(ctx, where, task.pid, info.fd, file_id, info.st)
         return file_id
     check_same_file(where, info)
+    _check_device(ctx, where, info)
     return add_reg_file(ctx, info.target, files.file_flags(info), info.pos,
                         info.mnt_id, info.st)
 
