@@ -76,6 +76,8 @@ KINDS: tuple[str, ...] = (
     "criu.resources.fdtypes.fifo",  # FIFO: named pipes (+ fifo-data.img)
     "criu.resources.fdtypes.tty",   # TTY: --shell-job terminal
                                     #   (+ tty-info.img)
+    "criu.resources.fdtypes.epoll",  # EVENTPOLL: targets in post_open
+    "criu.resources.fdtypes.inotify",  # INOTIFY: watches by file handle
 )
 
 REQUIRED = ("FD_TYPE", "match", "dump", "open")
