@@ -9,14 +9,16 @@ UsageError (exit 1, with a hint to -h).
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import importlib
 import os
 import sys
+from typing import Callable
 
-from criu import log
+from criu import log, optable
 from criu.actions import ACTIONS
 from criu.errors import CriuError, UsageError, from_os_error
+from criu.interrupt import TimedOut
 from criu.options import Options
 
 VERSION = "0.1.0"
@@ -60,6 +62,20 @@ Dump/restore options:
   --ghost-limit SIZE     largest unlinked open file to keep in the images
                          (default 1M; K, M, G suffixes)
 
+  --timeout N            dump: give up after N seconds, tasks left as
+                         they were
+  --pre-dump-mode splice|read, --file-validation filesize,
+  --network-lock iptables|nftables|skip, --cpu-cap CAPS, --deprecated,
+  --skip-file-rwx-check, --ghost-fiemap, --allow-uprobes: accepted as
+                         criu(8) says (see README for what they change)
+  Every other option of criu(8) 4.2 is parsed and refused in one line
+  naming it, until its feature exists.
+
+Config files (criu(8) "CONFIGURATION FILES"):
+  /etc/criu/default.conf, $HOME/.criu/default.conf, $CRIU_CONFIG_FILE,
+  --config FILE (skips the two default ones), --no-default-config; one
+  option per line without dashes ("images-dir /tmp/img", "shell-job").
+
 Check options:
   --feature FEAT         check one feature ("list" lists them)
   --all                  check every feature, including optional ones
@@ -82,98 +98,148 @@ def _size(text: str) -> int:
     scale = units.get(text[-1:].upper(), 1)
     digits = text[:-1] if scale != 1 else text
     if not digits.isdigit():
-        raise argparse.ArgumentTypeError(f"bad size: {text}")
+        raise UsageError(f"bad size: {text} (try criu -h)")
     return int(digits) * scale
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as UsageError (exit 1, like criu)."""
+# Boolean options: Options field each one sets (the --no- form clears it).
+_FLAGS = {
+    "leave-stopped": "leave_stopped", "leave-running": "leave_running",
+    "restore-detached": "restore_detached", "daemon": "restore_detached",
+    "restore-sibling": "restore_sibling", "log-pid": "log_pid",
+    "evasive-devices": "evasive_devices", "shell-job": "shell_job",
+    "file-locks": "file_locks", "display-stats": "display_stats",
+    "extra": "check_all", "experimental": "check_all", "all": "check_all",
+    "deprecated": "deprecated", "skip-file-rwx-check": "skip_file_rwx_check",
+    "ghost-fiemap": "ghost_fiemap", "allow-uprobes": "allow_uprobes",
+    "help": "help", "version": "version", "exec-cmd": "has_exec_cmd",
+}
+# Options with a value: Options field, and how the text becomes its value.
+_VALUES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "tree": ("pid", lambda v: _number(v, "-t/--tree")),
+    "images-dir": ("images_dir", str), "work-dir": ("work_dir", str),
+    "log-file": ("log_file", str), "pidfile": ("pidfile", str),
+    "ghost-limit": ("ghost_limit", _size),
+    "timeout": ("timeout", lambda v: _number(v, "--timeout")),
+    "pre-dump-mode": ("pre_dump_mode",
+                      lambda v: _choice(v, "--pre-dump-mode",
+                                        ("splice", "read"))),
+    "file-validation": ("file_validation",
+                        lambda v: _choice(v, "--file-validation",
+                                          ("filesize", "buildid"))),
+    "network-lock": ("network_lock",
+                     lambda v: _choice(v, "--network-lock",
+                                       ("iptables", "nftables", "skip"))),
+    "cpu-cap": ("cpu_cap", lambda v: _cpu_cap(v)),
+}
+_LISTS = {"inherit-fd": "inherit_fds", "feature": "features"}
+# Read before parsing (config files) or handled on their own.
+_SPECIAL = {"config", "no-default-config", "verbosity"}
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (try criu -h)")
+
+def _number(text: str, what: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise UsageError(f"{what}: not a number: {text} (try criu -h)") \
+            from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="criu", add_help=False,
-                usage="criu COMMAND [OPTIONS]  (criu -h for help)")
-    p.add_argument("command", nargs="?")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.add_argument("-h", "--help", action="store_true")
-    p.add_argument("-V", "--version", action="store_true")
-    return p
+def _choice(text: str, what: str, allowed: tuple[str, ...]) -> str:
+    if text not in allowed:
+        raise UsageError(f"{what}: unknown value {text} (one of "
+                         f"{', '.join(allowed)})")
+    return text
 
 
-def build_option_parser(command: str) -> argparse.ArgumentParser:
-    """The flat option set of criu(8); commands ignore what they don't use."""
-    p = _Parser(prog=f"criu {command}", add_help=False)
-    p.add_argument("-t", "--tree", dest="pid", type=int)
-    p.add_argument("-D", "--images-dir", dest="images_dir", default=".")
-    p.add_argument("-W", "--work-dir", dest="work_dir")
-    p.add_argument("-o", "--log-file", dest="log_file")
-    # -v takes its value only attached (-v4, -vvv), like getopt's optional
-    # arguments; parse_options turns a bare -v into --verbose-step.
-    p.add_argument("-v", dest="verbosity", action="append", default=None)
-    p.add_argument("--verbose-step", dest="verbosity",
-                   action="append_const", const="", help=argparse.SUPPRESS)
-    p.add_argument("--verbosity", dest="verbosity", action="append")
-    p.add_argument("--log-pid", action="store_true")
-    p.add_argument("--pidfile")
-    p.add_argument("-R", "--leave-running", action="store_true")
-    p.add_argument("-s", "--leave-stopped", action="store_true")
-    p.add_argument("-d", "--restore-detached", action="store_true")
-    p.add_argument("-S", "--restore-sibling", action="store_true")
-    p.add_argument("--exec-cmd", dest="has_exec_cmd", action="store_true")
-    p.add_argument("--freeze-cgroup")
-    p.add_argument("-j", "--shell-job", action="store_true")
-    p.add_argument("-l", "--file-locks", action="store_true")
-    p.add_argument("--evasive-devices", action="store_true")
-    p.add_argument("--display-stats", action="store_true")
-    p.add_argument("--inherit-fd", dest="inherit_fds", action="append")
-    p.add_argument("--ghost-limit", type=_size)
-    p.add_argument("--feature", dest="features", action="append")
-    p.add_argument("--all", "--extra", "--experimental", dest="check_all",
-                   action="store_true")
-    p.add_argument("-h", "--help", action="store_true")
-    p.add_argument("-V", "--version", action="store_true")
-    p.add_argument("args", nargs="*")
-    return p
+CPU_CAPS = ("all", "none", "cpu", "fpu", "ins", "image")
+
+
+def _cpu_cap(text: str | None) -> str:
+    for word in (text or "all").split(","):
+        if word.lstrip("^") not in CPU_CAPS:
+            raise UsageError(f"--cpu-cap: unknown capability {word} (one "
+                             f"of {', '.join(CPU_CAPS)})")
+    return text or "all"
+
+
+def _verbosity(value: str | None) -> str:
+    """One -v as log.parse_verbosity() takes it: "" for a bare -v, "vv"
+    for -vvv, digits for -vN; anything else as CRIU's atoi() reads it
+    ("-verbosity=0" is -v with "erbosity=0": level 0)."""
+    if value is None:
+        return ""
+    if value.isdigit() or set(value) <= {"v"}:
+        return value
+    return str(max(0, optable.atoi(value)))
 
 
 def parse_options(command: str, argv: list[str], *,
                   positional_ok: bool = False,
                   create_dirs: bool = False) -> tuple[Options, list[str]]:
-    """Parse a command's options, set up logging; return (opts, positionals).
+    """Parse a command's options (config files first, then argv, which
+    still holds the command word), set up logging; return (opts,
+    positionals after the command).
 
     -h prints the help and exits 0.  Positional arguments are a usage error
     unless the command takes them (positional_ok).  create_dirs makes the
-    images and work directories first (dump writes into them).
+    images and work directories first (dump writes into them).  An option
+    of criu(8) whose feature this criu lacks is refused by name.
     """
-    argv = ["--verbose-step" if a == "-v" else a for a in argv]
-    ns = build_option_parser(command).parse_args(argv)
-    if ns.help:
+    words = optable.config_argv(argv) + list(argv)
+    given, positional = optable.getopt(words)
+    if positional and positional[0] == command:
+        positional = positional[1:]
+    fields: dict[str, object] = {}
+    verbosity: list[str] = []
+    for g in given:
+        name = g.opt.long
+        if g.opt.missing is not None and not g.negated:
+            if name == "help":
+                continue
+            raise UsageError(f"{g.spelled}: {g.opt.missing}"
+                             if not g.opt.missing.startswith("--")
+                             else g.opt.missing)
+        if name in _FLAGS:
+            fields[_FLAGS[name]] = not g.negated
+        elif name in _VALUES:
+            field, convert = _VALUES[name]
+            fields[field] = convert(g.value) if g.value is not None or \
+                name == "cpu-cap" else None
+        elif name in _LISTS:
+            fields.setdefault(_LISTS[name], [])
+            fields[_LISTS[name]].append(g.value)  # type: ignore[attr-defined]
+        elif name == "verbosity":
+            verbosity.append(_verbosity(g.value))
+    if fields.get("help"):
         print(USAGE, end="")
         raise SystemExit(0)
-    if ns.version:
+    if fields.get("version"):
         print(f"Version: {VERSION}")
         raise SystemExit(0)
-    if ns.has_exec_cmd:
+    if fields.get("file_validation") == "buildid":
+        raise UsageError("--file-validation buildid is not supported yet "
+                         "(filesize is: a file whose size changed is "
+                         "refused at restore)")
+    if fields.pop("has_exec_cmd", False):
         if command != "restore":
             raise UsageError("--exec-cmd is available for the restore "
                              "command only (try criu -h)")
-        if ns.restore_detached:
+        if fields.get("restore_detached"):
             raise UsageError("--restore-detached and --exec-cmd cannot be "
                              "used together (try criu -h)")
-        if not ns.args:
+        if not positional:
             raise UsageError("--exec-cmd requires a command (try criu -h)")
-        ns.exec_cmd, ns.args = ns.args, []
-    if ns.args and not positional_ok:
+        fields["exec_cmd"], positional = positional, []
+    if positional and not positional_ok:
         raise UsageError(f"unexpected argument for {command}: "
-                         f"{' '.join(ns.args)} (try criu -h)")
+                         f"{' '.join(positional)} (try criu -h)")
     try:
-        ns.verbosity = log.parse_verbosity(ns.verbosity)
+        fields["verbosity"] = log.parse_verbosity(verbosity or None)
     except ValueError as e:
         raise UsageError(f"{e} (try criu -h)") from None
-    opts = Options.from_namespace(ns)
+    names = {f.name for f in dataclasses.fields(Options)}
+    opts = Options(**{k: v for k, v in fields.items() if k in names})
     if create_dirs:
         for path in {opts.images_dir, opts.work_path}:
             try:
@@ -181,7 +247,7 @@ def parse_options(command: str, argv: list[str], *,
             except OSError as e:
                 raise CriuError(f"directory {path}: {e.strerror}") from e
     log.setup(opts.verbosity, opts.log_file, opts.work_path, opts.log_pid)
-    return opts, list(ns.args)
+    return opts, positional
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,28 +256,28 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             print(USAGE, end="", file=sys.stderr)
             return 1
-        if argv[0].startswith("-"):
-            # Options may come before the command, as getopt allows.
-            at = next((i for i, a in enumerate(argv) if a in ACTIONS), None)
-            if at is not None:
-                argv = [argv[at], *argv[:at], *argv[at + 1:]]
-        if argv[0].startswith("-"):
-            top = build_parser().parse_args(argv)
-            if top.version:
+        # The command is the first word that is no option nor an option's
+        # argument, wherever it stands (getopt permutes).
+        given, positional = optable.getopt(argv)
+        names = {g.opt.long for g in given}
+        if "help" in names:
+            print(USAGE, end="")
+            return 0
+        if not positional:
+            if "version" in names:
                 print(f"Version: {VERSION}")
                 return 0
-            if top.help:
-                print(USAGE, end="")
-                return 0
-            raise UsageError(f"no command given before {argv[0]} "
-                             "(try criu -h)")
-        command = argv[0]
+            raise UsageError("no command given (try criu -h)")
+        command = positional[0]
         if command not in ACTIONS:
             raise UsageError(f"unknown command: {command} (try criu -h)")
         module = importlib.import_module(ACTIONS[command])
-        return int(module.run(command, argv[1:]) or 0)
+        return int(module.run(command, list(argv)) or 0)
     except CriuError as e:
         return _report(e)
+    except TimedOut as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
         return 1

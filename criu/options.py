@@ -7,7 +7,6 @@ option has one documented default.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from typing import Optional
 
@@ -34,6 +33,17 @@ class Options:
     file_locks: bool = False            # -l/--file-locks: dump file locks
     evasive_devices: bool = False       # --evasive-devices: reopen any
     #                                     device by path
+    timeout: int = 0                    # --timeout N: dump gives up after
+    #                                     N seconds (0: never)
+    pre_dump_mode: str = "splice"       # --pre-dump-mode splice|read
+    file_validation: str = "filesize"   # --file-validation filesize
+    network_lock: str = "iptables"      # --network-lock iptables|nftables|skip
+    cpu_cap: str = "fpu"                # --cpu-cap (restore: no CPU feature
+    #                                     check is made yet: see README)
+    deprecated: bool = False            # --deprecated
+    skip_file_rwx_check: bool = False   # --skip-file-rwx-check
+    ghost_fiemap: bool = True           # --ghost-fiemap (holes: SEEK_DATA)
+    allow_uprobes: bool = False         # --allow-uprobes
     display_stats: bool = False         # --display-stats
     ghost_limit: int = 1 << 20          # --ghost-limit: largest unlinked file
     inherit_fds: list[str] = dataclasses.field(default_factory=list)
@@ -46,9 +56,3 @@ class Options:
         """Where logs and relative pidfiles go: -W, else the images dir."""
         return self.work_dir or self.images_dir
 
-    @classmethod
-    def from_namespace(cls, ns: argparse.Namespace) -> "Options":
-        """Take every attribute named like a field; ignore the rest."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in vars(ns).items()
-                      if k in names and v is not None})

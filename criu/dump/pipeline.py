@@ -22,7 +22,7 @@ from criu.progress import Progress
 from criu.dump import ids, tree
 from criu.errors import CriuError, DumpError, UsageError, from_os_error
 from criu.imagedir import ImageDir
-from criu.interrupt import termination_interrupts
+from criu.interrupt import TimedOut, termination_interrupts
 from criu.options import Options
 from criu.resources.base import DumpContext, new_core
 
@@ -39,7 +39,7 @@ NO_LSM = 0
 
 def dump(opts: Options) -> DumpContext:
     """Dump the tree rooted at opts.pid into opts.images_dir."""
-    with termination_interrupts():
+    with termination_interrupts(opts.timeout):
         return _dump(opts)
 
 
@@ -258,6 +258,8 @@ def _fail(ctx: DumpContext, err: BaseException) -> CriuError:
     where = err if isinstance(err, CriuError) else None
     if isinstance(err, CriuError):
         message = str(err)
+    elif isinstance(err, TimedOut):
+        message = f"task {ctx.root_pid}: {err}"
     elif isinstance(err, KeyboardInterrupt):
         message = f"task {ctx.root_pid}: dump interrupted ({err or 'SIGINT'})"
     else:

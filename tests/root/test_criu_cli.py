@@ -31,8 +31,13 @@ def test_no_command_is_a_usage_error() -> None:
 @pytest.mark.parametrize("args, words", [
     (["frobnicate"], "unknown command: frobnicate"),
     (["dump"], "-t/--tree PID is required"),
-    (["dump", "-t", "notapid"], "invalid int value"),
-    (["dump", "--no-such-option"], "unrecognized arguments"),
+    (["dump", "-t", "notapid"], "-t/--tree: not a number: notapid"),
+    (["dump", "--no-such-option"], "unrecognized option '--no-such-option'"),
+    (["restore", "--lazy-pages"], "--lazy-pages: lazy restore is not "
+     "supported yet"),
+    (["dump", "-t", "1", "--tcp-established"], "--tcp-established: dumping "
+     "established TCP connections is not supported yet"),
+    (["dump", "--pre-dump-mode", "copy"], "--pre-dump-mode: unknown value"),
     (["dump", "-t", "1", "-R", "-s"], "-R and -s exclude each other"),
     (["restore", "-v", "x"], "unexpected argument"),
     (["check", "--feature", "no-such-feature"], "unknown feature"),

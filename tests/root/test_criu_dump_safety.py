@@ -299,3 +299,21 @@ def test_signal_and_timer_state_dumps_quietly(tmp_path: pathlib.Path) -> None:
         assert r.returncode == 0 and r.stderr == "", r.stderr
     finally:
         quiet.kill()
+
+
+def test_timeout_gives_up_and_leaves_task(victim: Victim,
+                                          tmp_path: pathlib.Path) -> None:
+    """--timeout N: a dump still busy after N seconds (here stalled after
+    collecting) ends in one line and the task runs on untouched."""
+    images = tmp_path / "img"
+    started = time.monotonic()
+    r = criu("dump", "-t", str(victim.pid), "-D", str(images),
+             "--timeout", "1", "-o", "dump.log",
+             env={"CRIU_FAULT_INJECT": "stall:collect"})
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert line == f"Error (dump): task {victim.pid}: timed out after 1 s " \
+        "(--timeout) (the task was left running as before)", line
+    assert time.monotonic() - started < 60
+    victim.assert_running_untraced()
+    assert not (images / "inventory.img").exists()
