@@ -78,6 +78,7 @@ KINDS: tuple[str, ...] = (
                                     #   (+ tty-info.img)
     "criu.resources.fdtypes.epoll",  # EVENTPOLL: targets in post_open
     "criu.resources.fdtypes.inotify",  # INOTIFY: watches by file handle
+    "criu.resources.fdtypes.unix",  # UNIXSK: unix sockets (+ sk-queues.img)
 )
 
 REQUIRED = ("FD_TYPE", "match", "dump", "open")
