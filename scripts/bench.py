@@ -4,6 +4,7 @@ criu and optionally another one.
 
     scripts/bench.py [--runs N] [--only NAME[,NAME]] [--other-criu PATH]
                      [--size-mib M] [--tree N] [--threads N] [--redis-keys N]
+                     [--fds N]
                      [--timeout S]
 
 Victims (--only takes their names):
@@ -15,6 +16,9 @@ Victims (--only takes their names):
            pipe on 127.0.0.1 before the dump; DBSIZE and one GET through
            redis-cli after the restore
   python   python3 running a threading.Thread
+  fds      a C process holding --fds (10000) fds of mixed kinds (files
+           each at its own offset, dups, directories, /dev/null, a FIFO,
+           pipes, one pipe holding 1 MiB)
 
 Each round starts a fresh victim, runs `criu dump -t PID -D DIR` (which
 kills it) and `criu restore -D DIR -d`, checks the restored victim (same
@@ -209,6 +213,76 @@ int main(int argc, char **argv)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+"""
+
+FDS_C = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * argv[1]: fds to hold, argv[2]: a scratch directory.  Mixed kinds: a
+ * quarter regular files opened one by one (each its own description, at
+ * its own offset), a quarter dups of a few files, directories, /dev/null
+ * and FIFOs, the rest pipe ends; one pipe holds 1 MiB.
+ */
+int main(int argc, char **argv)
+{
+	int n = atoi(argv[1]), i, fd, p[2], big[2];
+	struct rlimit rl = { n + 64, n + 64 };
+	static char buf[1 << 20];
+	char path[4096];
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return 1;
+	if (pipe(big) || fcntl(big[1], F_SETPIPE_SZ, 1 << 20) < (1 << 20))
+		return 2;
+	memset(buf, 'x', sizeof(buf));
+	if (write(big[1], buf, sizeof(buf)) != sizeof(buf))
+		return 3;
+	snprintf(path, sizeof(path), "%s/fifo", argv[2]);
+	mkfifo(path, 0600);
+	for (i = 0; i < 64; i++) {
+		snprintf(path, sizeof(path), "%s/file%d", argv[2], i);
+		fd = open(path, O_RDWR | O_CREAT, 0600);
+		if (fd < 0 || write(fd, buf, 4096) != 4096)
+			return 4;
+		close(fd);
+	}
+	for (i = 0; i < n / 4; i++) {
+		snprintf(path, sizeof(path), "%s/file%d", argv[2], i % 64);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return 5;
+		lseek(fd, i % 4096, SEEK_SET);
+	}
+	for (i = 0; i < n / 4; i++) {
+		switch (i % 4) {
+		case 0: fd = dup(3); break;
+		case 1: fd = open(argv[2], O_RDONLY | O_DIRECTORY); break;
+		case 2: fd = open("/dev/null", O_RDWR); break;
+		default:
+			snprintf(path, sizeof(path), "%s/fifo", argv[2]);
+			fd = open(path, O_RDWR);
+		}
+		if (fd < 0)
+			return 6;
+	}
+	while (fcntl(n - 2, F_GETFD) < 0) {
+		if (pipe(p))
+			return 7;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+	return 0;
 }
 """
 
@@ -493,6 +567,36 @@ class PyThread(Victim):
             None if n == 2 else f"{n} threads after restore")
 
 
+class Fds(Victim):
+    key = "fds"
+
+    def __init__(self, n: int):
+        self.n = n
+        self.label = f"{n} fds"
+
+    def prepare(self, work):
+        super().prepare(work)
+        self.exe = build_c(work, "victim-fds", FDS_C)
+        self.scratch = work / "fds-scratch"
+        self.scratch.mkdir(exist_ok=True)
+
+    def start(self):
+        pids = [spawn([str(self.exe), str(self.n), str(self.scratch)],
+                      self.label)]
+        register(pids)
+        self.count = len(os.listdir(f"/proc/{pids[0]}/fd"))
+        return pids
+
+    def check(self, pids):
+        try:
+            n = len(os.listdir(f"/proc/{pids[0]}/fd"))
+        except OSError:
+            n = 0
+        return super().check(pids) or (
+            None if n == self.count else
+            f"{n} fds after restore, {self.count} before")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -700,13 +804,15 @@ def main() -> int:
         epilog="\n".join(__doc__.splitlines()[1:]))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", help="victims, comma-separated "
-                    "(loop,mem,tree,threads,redis,python)")
+                    "(loop,mem,tree,threads,redis,python,fds)")
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--tree", type=int, default=64,
                     help="processes in the tree victim")
     ap.add_argument("--threads", type=int, default=32,
                     help="threads of the threads victim")
     ap.add_argument("--redis-keys", type=int, default=1000000)
+    ap.add_argument("--fds", type=int, default=10000,
+                    help="open fds of the fds victim")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds before a criu command is killed")
     ap.add_argument("--other-criu")
@@ -720,7 +826,7 @@ def main() -> int:
         crius.append(("other", opts.other_criu))
     victims: list[Victim] = [Loop(), Mem(opts.size_mib), Tree(opts.tree),
                              Threads(opts.threads), Redis(opts.redis_keys),
-                             PyThread()]
+                             PyThread(), Fds(opts.fds)]
     if opts.only:
         keys = [k.strip() for k in opts.only.split(",") if k.strip()]
         known = {v.key for v in victims}

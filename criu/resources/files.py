@@ -63,7 +63,10 @@ class _DumpState:
     """Everything collected over all tasks, written once by dump_finish()."""
 
     files: list[Any] = dataclasses.field(default_factory=list)  # file_entry
-    seen: list[_Seen] = dataclasses.field(default_factory=list)
+    # Descriptions seen so far, per (dev, inode), in kcmp's order of their
+    # struct file (a binary search finds a description in a few kcmps).
+    seen: dict[tuple[int, int], list[_Seen]] = dataclasses.field(
+        default_factory=dict)
 
 
 def _state(ctx: DumpContext) -> _DumpState:
@@ -160,8 +163,8 @@ def _dump_fd(ctx: DumpContext, state: _DumpState, task: DumpTask,
     if file_id is None:
         kind = kind_of(task.pid, info)
         file_id, fd_type = kind.dump(ctx, task, info), kind.FD_TYPE
-        state.seen.append(_Seen(task.pid, fd, file_id, fd_type,
-                                (info.st.st_dev, info.st.st_ino)))
+        _remember(state, _Seen(task.pid, fd, file_id, fd_type,
+                               (info.st.st_dev, info.st.st_ino)))
         # An O_PATH handle has no owner (and fcntl refuses to say so).
         owner = None if info.flags & os.O_PATH else \
             _read_fown(pidfd, task.pid, fd)
@@ -183,13 +186,43 @@ def _dump_fd(ctx: DumpContext, state: _DumpState, task: DumpTask,
         flags=FD_CLOEXEC if info.flags & os.O_CLOEXEC else 0)
 
 
+def _search(seen: list[_Seen], pid: int, fd: int) -> tuple[int, bool]:
+    """(index, found) of pid's fd among descriptions in kcmp order: kcmp
+    orders struct files (1: less, 2: greater), like CRIU's tree of files."""
+    lo, hi = 0, len(seen)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        order = nfiles.kcmp(pid, seen[mid].pid, nfiles.KCMP_FILE, fd,
+                            seen[mid].fd)
+        if order == 0:
+            return mid, True
+        if order == 1:
+            hi = mid
+        elif order == 2:
+            lo = mid + 1
+        else:                   # no order given: look at every one
+            for i, s in enumerate(seen):
+                if nfiles.same_file(pid, fd, s.pid, s.fd):
+                    return i, True
+            return len(seen), False
+    return lo, False
+
+
 def _shared_with(state: _DumpState, pid: int,
                  info: proc.FdInfo) -> tuple[Optional[int], int]:
-    key = (info.st.st_dev, info.st.st_ino)
-    for s in state.seen:
-        if s.dev_ino == key and nfiles.same_file(s.pid, s.fd, pid, info.fd):
-            return s.file_id, s.kind
+    """The file id (and kind) of the description behind pid's fd, if an
+    fd seen before is the same description."""
+    seen = state.seen.get((info.st.st_dev, info.st.st_ino), [])
+    at, found = _search(seen, pid, info.fd)
+    if found:
+        return seen[at].file_id, seen[at].kind
     return None, 0
+
+
+def _remember(state: _DumpState, new: _Seen) -> None:
+    seen = state.seen.setdefault(new.dev_ino, [])
+    at, _ = _search(seen, new.pid, new.fd)
+    seen.insert(at, new)
 
 
 def kind_of(pid: int, info: proc.FdInfo) -> ModuleType:
@@ -348,15 +381,20 @@ class Opening:
 def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     """Put every fd of the task at its number, close everything else.
 
-    Runs in the new task.  Each file is first opened at a high number
-    (>= the service-fd base, where criu's own fds also live), then every
-    fd below the base is closed and the files are dup2()ed into place.
+    Runs in the new task.  criu's own fds live at or above the service-fd
+    base; everything below it is closed first, then the fds are made in
+    increasing order, each at its number: a new fd lands at the lowest
+    free number, which is at most the one wanted (every lower one wanted
+    is in place), and moves there if it landed in a gap.  So only what
+    the kinds keep while opening (a pipe's other end) needs room above the
+    base, not every fd of the task.
     """
     state = restore_state(ctx)
     if task.ids is None or not task.ids.HasField("files_id"):
         raise RestoreError(f"task {task.pid}: files: no files id in "
                            f"ids-{task.pid}.img or the core image")
-    fdinfos = ctx.images.read(f"fdinfo-{task.ids.files_id}.img")
+    fdinfos = sorted(ctx.images.read(f"fdinfo-{task.ids.files_id}.img"),
+                     key=lambda fi: fi.fd)
     base = task.service_fds.base
     too_high = [fi.fd for fi in fdinfos if fi.fd >= base]
     if too_high:
@@ -368,12 +406,15 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
         ctx.images.fd = task.service_fds.keep(ctx.images.fd, "images dir")
     inherited = _inherited_fds(ctx, task.service_fds)
     opening = Opening(base)
-    opened: dict[int, int] = {}
+    placed: dict[int, int] = {}             # file id -> its first fd
     try:
         for prepare in fdtypes.hooks("prepare"):
             prepare(ctx, task, opening)
+        _close_below(base, keep=set(task.service_fds.fds))
         for fi in fdinfos:
-            if fi.id in opened:
+            inheritable = not (fi.flags & FD_CLOEXEC)
+            if fi.id in placed:             # a dup of one made already
+                os.dup2(placed[fi.id], fi.fd, inheritable=inheritable)
                 continue
             entry = state.files.get(fi.id)
             if entry is None:
@@ -381,29 +422,27 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
                                    f"{fi.id} is not in files.img")
             if fi.id in state.shared:
                 # Opened by criu for every task that holds it.
-                opened[fi.id] = fcntl.fcntl(state.shared[fi.id],
-                                            fcntl.F_DUPFD_CLOEXEC, base)
+                new = fcntl.fcntl(state.shared[fi.id], fcntl.F_DUPFD_CLOEXEC,
+                                  fi.fd)
             else:
-                opened[fi.id] = above(_open(ctx, task, entry, fi.fd,
-                                            inherited, opening), base)
-        for file_id, fd in opened.items():
-            _restore_fown(task, state.files[file_id], fd)
-        _close_below(base, keep=set(task.service_fds.fds))
-        for fi in fdinfos:
-            os.dup2(opened[fi.id], fi.fd,
-                    inheritable=not (fi.flags & FD_CLOEXEC))
-        _renew_async({fi.id: fi.fd for fi in reversed(fdinfos)}.values())
+                new = _open(ctx, task, entry, fi.fd, inherited, opening)
+            if new != fi.fd:
+                os.dup2(new, fi.fd, inheritable=inheritable)
+                os.close(new)
+            else:
+                os.set_inheritable(fi.fd, inheritable)
+            placed[fi.id] = fi.fd
+            _restore_fown(task, entry, fi.fd)
+        _renew_async(placed.values())
     finally:
         opening.close()
-        for fd in set(opened.values()):
-            os.close(fd)
         # criu's copies of the shared descriptions too (its children were
         # forked already): a POSIX lock is dropped when its process closes
         # any fd of the file, so none may be closed after the locks.
         _drop_shared(state, task.service_fds)
-    placed = [(fi.fd, state.files[fi.id]) for fi in fdinfos]
+    pairs = [(fi.fd, state.files[fi.id]) for fi in fdinfos]
     for post_open in fdtypes.hooks("post_open"):
-        post_open(ctx, task, placed)
+        post_open(ctx, task, pairs)
     ctx.log.info("task %d: restored %d fds", task.pid, len(fdinfos))
 
 

@@ -84,8 +84,9 @@ def restore(opts: Options) -> RestoreContext:
                          "dump")
     ctx = RestoreContext(opts=opts, images=images, log=logger,
                          inventory=images.read_one("inventory.img"))
-    _raise_nofile(images)
+    base = _service_base(images)
     _read_tree(ctx)
+    ctx.tasks[0].service_fds.base = base
     for task in ctx.tasks:
         for tid in task.threads:
             _check_pid_free(task.pid, tid)
@@ -135,13 +136,13 @@ def restore(opts: Options) -> RestoreContext:
     return ctx
 
 
-def _raise_nofile(images: ImageDir) -> None:
-    """criu's soft fd limit raised (up to its hard limit, as CRIU does)
-    when the service fds would not fit above the tree's highest fd: they
-    live at the top of the table (criu's own, and the files criu opens for
-    several tasks).  Only as far as needed: every task's fd table grows to
-    the service fds' numbers.  Each task's own limit comes back with its
-    rlimits."""
+def _service_base(images: ImageDir) -> int:
+    """Where criu's service fds start in every task: just above the
+    highest fd of the tree (every fd of a task is placed below it), with
+    criu's soft fd limit raised (up to its hard limit, as CRIU does) to
+    leave room above it for the service fds, the descriptions criu opens
+    for several tasks and what the kinds keep while opening (a pipe's
+    other end).  Each task's own limit comes back with its rlimits."""
     import resource
     highest, files = 0, 0
     for name in images.names():
@@ -149,11 +150,13 @@ def _raise_nofile(images: ImageDir) -> None:
             fds = [fi.fd for fi in images.read(name)]
             highest = max([highest, *fds])
             files += len(fds)
-    want = highest + 1 + 2 * ServiceFds.RESERVED + files
+    base = (highest // 64 + 1) * 64
+    want = base + 2 * files + 2 * ServiceFds.RESERVED
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < want:
         new = want if hard == resource.RLIM_INFINITY else min(want, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return base
 
 
 def _read_tree(ctx: RestoreContext) -> None:

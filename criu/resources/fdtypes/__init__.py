@@ -34,7 +34,9 @@ Kind module protocol:
         creates, who receives: the first description of an object creates
         it and keeps it in opening.made (the two ends of a pipe), later
         ones receive a dup or reopen of it; opening.on_close() releases it
-        once every description is open.
+        once every description is open.  What a kind keeps from one
+        open() to the next (opening.made) must sit at or above
+        opening.base (files.above()): below it the fds are being placed.
 
 Optional hooks:
 
