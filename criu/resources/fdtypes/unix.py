@@ -61,9 +61,10 @@ FD_TYPE = 5                         # fd_types.UNIXSK
 QUEUES_IMG = "sk-queues.img"
 QUEUES_MAGIC = "SK_QUEUES"
 
-STREAM, DGRAM, SEQPACKET = (socket.SOCK_STREAM, socket.SOCK_DGRAM,
-                            socket.SOCK_SEQPACKET)
-TYPES = {STREAM: "stream", DGRAM: "dgram", SEQPACKET: "seqpacket"}
+STREAM, DGRAM, SEQPACKET = (int(socket.SOCK_STREAM), int(socket.SOCK_DGRAM),
+                            int(socket.SOCK_SEQPACKET))
+TYPES: dict[int, str] = {STREAM: "stream", DGRAM: "dgram",
+                         SEQPACKET: "seqpacket"}
 STATES = (TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN)
 SHUT_BOTH = 3                       # sk_shutdown.BOTH
 
@@ -547,7 +548,7 @@ class _Group:
                 raise RestoreError(f"{self.where}: socket:[{ino}]: its peer "
                                    f"socket:[{peer.ino}] is connected "
                                    "elsewhere: cannot be connected again")
-        elif e.type == DGRAM and mutual:
+        elif e.type == DGRAM and peer is not None and mutual:
             self._pair(ino, peer.ino, e.type)
             self.connected.update((ino, peer.ino))
         elif e.type == DGRAM and peer is not None and not peer.name:
