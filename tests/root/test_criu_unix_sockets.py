@@ -4,8 +4,12 @@ running, untraced, and no inventory.img is written."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import pathlib
 import socket
+import subprocess
 
 import pytest
 
@@ -81,3 +85,41 @@ def test_connection_waiting_from_outside(tmp_path: pathlib.Path) -> None:
                      "comes from")
     finally:
         v.kill()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/crit"),
+                    reason="Debian's crit (CRIU 3.17) is not installed")
+def test_crit_317_decodes_unix_images(tmp_path: pathlib.Path) -> None:
+    """files.img (unix_sk_entry) and sk-queues.img as CRIU's own crit
+    reads them: fields, names and queued bytes."""
+    v = Victim(tmp_path, extra="import socket\n"
+               "sk_a, sk_b = socket.socketpair(socket.AF_UNIX, "
+               "socket.SOCK_DGRAM)\n"
+               "sk_a.send(b'first')\nsk_a.send(b'')\n"
+               "sk_x = socket.socket(socket.AF_UNIX)\n"
+               f"sk_x.bind(b'\\0criu-crit-{tmp_path.name}')\n"
+               "sk_x.listen(3)\n")
+    images = tmp_path / "img"
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(images), "-R")
+        assert r.returncode == 0, r.stderr
+    finally:
+        v.kill()
+    out = subprocess.run(["/usr/bin/crit", "decode", "--pretty", "-i",
+                          str(images / "files.img")],
+                         capture_output=True, text=True, check=True)
+    usks = [e["usk"] for e in json.loads(out.stdout)["entries"]
+            if e["type"] == "UNIXSK"]
+    assert sorted(u["type"] for u in usks) == ["DGRAM", "DGRAM", "STREAM"]
+    listener = next(u for u in usks if u["state"] == "LISTEN")
+    assert listener["backlog"] == 3
+    assert listener["name"] == f"=00criu-crit-{tmp_path.name}"
+    a, b = (u for u in usks if u["type"] == "DGRAM")
+    assert a["peer"] == b["ino"] and b["peer"] == a["ino"]
+    out = subprocess.run(["/usr/bin/crit", "decode", "--pretty", "-i",
+                          str(images / "sk-queues.img")],
+                         capture_output=True, text=True, check=True)
+    packets = json.loads(out.stdout)["entries"]
+    assert [(p["length"], base64.b64decode(p.get("extra", "")))
+            for p in packets] == [(5, b"first"), (0, b"")]
+    assert {p["id_for"] for p in packets} < {u["id"] for u in usks}
