@@ -21,8 +21,23 @@ KCMP_SIGHAND = 4
 TIOCGWINSZ = 0x5413
 TIOCSWINSZ = 0x5414
 TIOCGPGRP = 0x540F
+TIOCSPGRP = 0x5410
 TIOCGSID = 0x5429
-TIOCGPTN = 0x80045430
+TIOCSCTTY = 0x540E
+TIOCEXCL = 0x540C
+TIOCGEXCL = 0x80045440
+TIOCPKT = 0x5420                    # master only: packet mode on/off
+TIOCGPKT = 0x80045438
+TIOCGPTN = 0x80045430               # master only: the pty's index N
+TIOCSPTLCK = 0x40045431             # master only: lock/unlock /dev/pts/N
+TIOCGPTLCK = 0x80045439
+TIOCGPTPEER = 0x5441                # master only: open the slave, flags
+TCGETS = 0x5401
+TCSETS = 0x5402
+TIOCGLCKTRMIOS = 0x5456
+TIOCSLCKTRMIOS = 0x5457             # needs CAP_SYS_ADMIN
+FIONREAD = 0x541B                   # TIOCINQ
+KERNEL_NCCS = 19
 
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
@@ -50,6 +65,27 @@ class Winsize(ctypes.Structure):
 
     _fields_ = [("ws_row", ctypes.c_ushort), ("ws_col", ctypes.c_ushort),
                 ("ws_xpixel", ctypes.c_ushort), ("ws_ypixel", ctypes.c_ushort)]
+
+
+class KTermios(ctypes.Structure):
+    """A terminal's modes as the TCGETS/TCSETS ioctls take them (the
+    kernel's, not glibc's larger struct termios: no speed fields, the
+    speeds are the CBAUD bits of c_cflag).
+
+    struct termios {
+        tcflag_t c_iflag;       /* unsigned int */
+        tcflag_t c_oflag;
+        tcflag_t c_cflag;
+        tcflag_t c_lflag;
+        cc_t     c_line;        /* line discipline, unsigned char */
+        cc_t     c_cc[NCCS];    /* NCCS = 19 */
+    };
+    """
+
+    _fields_ = [("c_iflag", ctypes.c_uint), ("c_oflag", ctypes.c_uint),
+                ("c_cflag", ctypes.c_uint), ("c_lflag", ctypes.c_uint),
+                ("c_line", ctypes.c_ubyte),
+                ("c_cc", ctypes.c_ubyte * KERNEL_NCCS)]
 
 
 class FOwnerEx(ctypes.Structure):
@@ -137,10 +173,37 @@ def set_winsize(fd: int, ws: Winsize) -> None:
 
 
 def ioctl_int(fd: int, request: int) -> int:
-    """An ioctl that fills one int (TIOCGPGRP, TIOCGSID, TIOCGPTN)."""
+    """An ioctl that fills one int (TIOCGPGRP, TIOCGSID, TIOCGPTN,
+    TIOCGPTLCK, TIOCGPKT, TIOCGEXCL)."""
     value = ctypes.c_int(0)
     fcntl.ioctl(fd, request, value)  # type: ignore[call-overload]
     return value.value
+
+
+def ioctl_set_int(fd: int, request: int, value: int) -> None:
+    """An ioctl that reads one int through a pointer (TIOCSPGRP,
+    TIOCSPTLCK, TIOCPKT)."""
+    fcntl.ioctl(fd, request, ctypes.c_int(value))  # type: ignore[call-overload]
+
+
+def ioctl_arg(fd: int, request: int, arg: int = 0) -> int:
+    """An ioctl whose argument is a plain number (TIOCSCTTY's steal flag,
+    TIOCGPTPEER's open flags, TIOCEXCL); its return value."""
+    return fcntl.ioctl(fd, request, arg)
+
+
+def get_termios(fd: int, locked: bool = False) -> KTermios:
+    """TCGETS, or TIOCGLCKTRMIOS (which bits TCSETS may not change)."""
+    t = KTermios()
+    fcntl.ioctl(fd, TIOCGLCKTRMIOS if locked else TCGETS,  # type: ignore[call-overload]
+                t)
+    return t
+
+
+def set_termios(fd: int, t: KTermios, locked: bool = False) -> None:
+    """TCSETS (at once, like tcsetattr TCSANOW), or TIOCSLCKTRMIOS."""
+    fcntl.ioctl(fd, TIOCSLCKTRMIOS if locked else TCSETS,  # type: ignore[call-overload]
+                t)
 
 
 def personality(persona: int = 0xFFFFFFFF) -> int:

@@ -65,6 +65,11 @@ def enter_session(ctx: RestoreContext, task: RestoreTask) -> None:
     except OSError as e:
         raise RestoreError(f"{where}: cannot restore session {task.sid}: "
                            f"{e.strerror}") from e
+    # The session's controlling terminal, taken by its leader now: only
+    # the children forked from here on inherit it (the tty kind).
+    from criu.resources import fdtypes
+    for hook in fdtypes.hooks("enter_session"):
+        hook(ctx, task)
 
 
 def join_group(ctx: RestoreContext, task: RestoreTask) -> None:

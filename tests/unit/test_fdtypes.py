@@ -42,6 +42,8 @@ def test_dispatch() -> None:
     assert files.kind_of(1, _info("pipe:[5]", stat.S_IFIFO)) is pipe
     assert files.kind_of(1, _info("/dev/pts/0", stat.S_IFCHR,
                                   rdev=136 << 8)) is tty
+    assert files.kind_of(1, _info("/dev/ptmx", stat.S_IFCHR,
+                                  rdev=(5 << 8) | 2)) is tty
     # Any other device is a file reopened by path (--evasive-devices).
     assert files.kind_of(1, _info("/dev/net/tun", stat.S_IFCHR,
                                   rdev=(10 << 8) | 200)) is reg
@@ -52,8 +54,9 @@ def test_dispatch() -> None:
      "socket:[1234]: this kind of file is not supported yet"),
     ("anon_inode:[eventfd]", 0, 0,
      "anon_inode:[eventfd]: this kind of file is not supported yet"),
-    ("/dev/ptmx", stat.S_IFCHR, (5 << 8) | 2,
-     "/dev/ptmx: character device 5:2 is not supported yet"),
+    # A terminal device no kind takes (ptys are the tty kind's).
+    ("/dev/ttyprintk", stat.S_IFCHR, (5 << 8) | 3,
+     "/dev/ttyprintk: character device 5:3 is not supported yet"),
 ])
 def test_unknown_kind_refused(target: str, mode: int, rdev: int,
                               what: str) -> None:

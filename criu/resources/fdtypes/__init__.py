@@ -58,6 +58,11 @@ Optional hooks:
         descriptions share one (a pipe: its pipe id; the peers of a
         socket pair), None if it has none.  Descriptions of one object held
         by more than one task are all opened in criu (see open()).
+    def enter_session(ctx: RestoreContext, task: RestoreTask) -> None
+        restore, in each new task right after it entered its session and
+        process group (pstree.enter_session), before it forks its
+        children: a session leader takes its controlling terminal here,
+        which only the children it forks afterwards inherit.
     def post_open(ctx: RestoreContext, task: RestoreTask,
                   placed: list[tuple[int, file_entry]]) -> None
         restore, in the new task, once every fd is at its number (placed:
@@ -76,8 +81,8 @@ KINDS: tuple[str, ...] = (
                                     #   (+ ghost files: remap-fpath.img)
     "criu.resources.fdtypes.pipe",  # PIPE: pipes (+ pipes-data.img)
     "criu.resources.fdtypes.fifo",  # FIFO: named pipes (+ fifo-data.img)
-    "criu.resources.fdtypes.tty",   # TTY: --shell-job terminal
-                                    #   (+ tty-info.img)
+    "criu.resources.fdtypes.tty",   # TTY: pty pairs, sessions' ttys,
+                                    #   --shell-job terminal (+ tty-info.img)
     "criu.resources.fdtypes.epoll",  # EVENTPOLL: targets in post_open
     "criu.resources.fdtypes.inotify",  # INOTIFY: watches by file handle
     "criu.resources.fdtypes.unix",  # UNIXSK: unix sockets (+ sk-queues.img)
@@ -85,7 +90,7 @@ KINDS: tuple[str, ...] = (
 
 REQUIRED = ("FD_TYPE", "match", "dump", "open")
 OPTIONAL = ("dump_finish", "collect", "prepare", "inherit_key",
-            "shared_key", "post_open")
+            "shared_key", "post_open", "enter_session")
 
 _loaded: list[ModuleType] = []
 
