@@ -25,7 +25,9 @@ them all in criu, before the tree is forked.  Making a group:
      peer was closed (shut down both ways) is filled by the other end of a
      pair, then that end is closed: the reader gets the data, then EOF.
   2. names: bind (a stale socket file left at a path name is unlinked
-     first; mode and owner set again), listen with the backlog.
+     first; mode and owner set again), listen with the backlog.  A name
+     unlinked since it was bound is bound, connected to and unlinked
+     again first, on its own.
   3. connections a listening socket accepted: the client connects to the
      listening socket's name and the listening socket accepts, so both
      ends keep their names as the kernel gave them (CRIU makes these a
@@ -33,7 +35,7 @@ them all in criu, before the tree is forked.  Making a group:
   4. dgram sockets connect to their peer's name; then the clients still
      waiting in a listen queue connect (in inode order).
   5. queues: each peer sends the other's queued messages again.
-  6. options, shutdown; names that had been unlinked are unlinked again.
+  6. options, shutdown.
 """
 
 from __future__ import annotations
@@ -479,19 +481,26 @@ class _Group:
     def _run(self) -> None:
         for ino in self.members:
             self._create(ino)
+        # A name unlinked since it was bound: bound again (whatever is at
+        # that path now set aside), every connection to it made, unlinked
+        # again, the path given back; one at a time, before the other
+        # names, so that no connection meant for a live socket of the
+        # same path lands on it.
+        deleted = [ino for ino in self.members if ino in self.sk and
+                   _is_path(self.e[ino]) and self.e[ino].deleted]
+        for ino in deleted:
+            self._bind(ino)
+            self._connect_into({ino})
+            for bound_ino, path in self.bound:
+                if bound_ino == ino:
+                    self.step = f"socket:[{ino}]: unlink {path!r}"
+                    os.unlink(path)
+            while self.moved:
+                os.rename(*self.moved.pop())
         for ino in self.members:
-            if ino in self.sk:
+            if ino in self.sk and ino not in deleted:
                 self._bind(ino)
-        for ino, listener in sorted(self.rs.accepted.items()):
-            if ino in self.e:
-                self._accept(ino, listener)
-        self._connect_dgram()
-        for ino in self.members:
-            e = self.e[ino]
-            peer = self.e.get(e.peer)
-            if e.type != DGRAM and peer is not None and \
-                    peer.state == TCP_LISTEN and e.state == TCP_ESTABLISHED:
-                self._connect(ino, e.peer)
+        self._connect_into(set(self.members) - set(deleted))
         for ino in self.members:
             self._refill(ino)
         for ino in self.members:
@@ -501,13 +510,33 @@ class _Group:
             if e.HasField("shutdown") and e.shutdown:
                 self.step = f"socket:[{ino}]: shutdown"
                 self.sk[ino].shutdown(e.shutdown - 1)   # READ=1 -> SHUT_RD
-        for ino, path in self.bound:
-            if self.e[ino].deleted:
-                self.step = f"socket:[{ino}]: unlink {path!r}"
-                os.unlink(path)
-        for aside, path in self.moved:
-            os.rename(aside, path)
-        self.moved.clear()
+
+    def _connect_into(self, targets: set[int]) -> None:
+        """The connections to the sockets `targets`, bound by now: those a
+        listening socket accepted, then dgram sockets connecting to their
+        peer, then the clients waiting in a listen queue (inode order)."""
+        for ino, listener in sorted(self.rs.accepted.items()):
+            if ino in self.e and listener in targets:
+                self._accept(ino, listener)
+        # A dgram socket accepts a connection only while it has no peer of
+        # its own, or that peer is the one connecting: each connects out
+        # once every socket connecting to it did.
+        pending = [ino for ino in self.members
+                   if self.e[ino].type == DGRAM and
+                   self.e[ino].peer in targets and ino not in self.connected]
+        while pending:
+            ready = [ino for ino in pending
+                     if not any(self.e[o].peer == ino for o in pending)]
+            for ino in ready or pending[:1]:
+                self._connect(ino, self.e[ino].peer)
+                pending.remove(ino)
+        for ino in self.members:
+            e = self.e[ino]
+            peer = self.e.get(e.peer)
+            if e.type != DGRAM and e.peer in targets and \
+                    peer is not None and peer.state == TCP_LISTEN and \
+                    e.state == TCP_ESTABLISHED:
+                self._connect(ino, e.peer)
 
     # -- 1. sockets
     def _new(self, ino: int, sk: socket.socket) -> socket.socket:
@@ -610,19 +639,18 @@ class _Group:
                 st = os.lstat(path)
             except FileNotFoundError:
                 st = None
-            if st is not None:
+            if st is not None and e.deleted:
+                # Not ours (ours was unlinked): set aside while ours is
+                # bound, connected to and unlinked again.
+                aside = full + b".criu-unix-" + str(ino).encode()
+                os.rename(path, aside)
+                self.moved.append((aside, full))
+            elif st is not None:
                 if not stat.S_ISSOCK(st.st_mode):
                     raise RestoreError(f"{self.where}: socket:[{ino}]: "
                                        f"{os.fsdecode(full)} exists and is "
                                        "not a socket")
-                if e.deleted:
-                    # Someone's socket file: set aside while ours, unlinked
-                    # at the dump, is bound and unlinked again.
-                    aside = full + b".criu-unix-" + str(ino).encode()
-                    os.rename(path, aside)
-                    self.moved.append((aside, full))
-                else:
-                    os.unlink(path)     # stale: its socket is gone
+                os.unlink(path)         # stale: its socket is gone
             sk.bind(path)
             self.bound.append((ino, full))
             if e.HasField("file_perms"):
@@ -645,20 +673,6 @@ class _Group:
         with _in_name_dir(target):
             self.sk[ino].connect(_address(target))
         self.connected.add(ino)
-
-    def _connect_dgram(self) -> None:
-        """Each dgram socket connects to its peer's name, once every socket
-        connecting to it did: a socket accepts a connection only while it
-        has no peer of its own, or that peer is the one connecting."""
-        pending = [ino for ino in self.members
-                   if self.e[ino].type == DGRAM and self.e[ino].peer and
-                   ino not in self.connected]
-        while pending:
-            ready = [ino for ino in pending
-                     if not any(self.e[o].peer == ino for o in pending)]
-            for ino in ready or pending[:1]:
-                self._connect(ino, self.e[ino].peer)
-                pending.remove(ino)
 
     def _accept(self, ino: int, listener: int) -> None:
         """The connection listener accepted as socket ino, made again:
