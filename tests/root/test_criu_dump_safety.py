@@ -226,17 +226,25 @@ def test_signal_mid_dump_releases_the_task(sig: int, victim: Victim,
     assert not (images / "inventory.img").exists()
 
 
-def test_unsupported_char_device(tmp_path: pathlib.Path) -> None:
-    v = Victim(tmp_path, extra="import os\nt = os.open('/dev/ptmx', "
+def test_pty_slave_without_its_master(tmp_path: pathlib.Path) -> None:
+    """The pty's master stays here, outside the tree: refused at the end
+    of the dump (once every task's fds are seen), the task untouched."""
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+    v = Victim(tmp_path, extra=f"import os\nt = os.open({name!r}, "
                                 "os.O_RDWR | os.O_NOCTTY)\n")
     try:
         r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
         assert r.returncode == 1
         line = one_line(r.stderr)
-        assert "/dev/ptmx: character device 5:2 is not supported" in line
+        index = name.rsplit("/", 1)[1]
+        assert f"task {v.pid}: fd " in line and f"{name}: the master of " \
+            f"pty {index} (its other end) is outside the dumped tree" in line
         v.assert_running_untraced()
     finally:
         v.kill()
+        os.close(master)
+        os.close(slave)
 
 
 def test_work_dir_holds_the_log(victim: Victim, tmp_path: pathlib.Path) -> None:
