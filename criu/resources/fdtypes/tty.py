@@ -169,17 +169,25 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
             raise DumpError(f"{where}: terminal {info.target} belongs to a "
                             "session outside the dumped tree; use "
                             "--shell-job")
-        info_id = next((i for i, t in state.infos.items()
-                        if t.type != TTY_PTY and t.rdev == rdev), None)
-        if info_id is None:
-            info_id = _OTHER_IDS + ctx.next_id("tty-info")
-            state.infos[info_id] = _tty_info(where, task.pid, info, info_id)
-            state.where[info_id] = f"{where}: {info.target}"
+        info_id = _other_info(ctx, state, task, info, where)
     regf_id = reg.add_reg_file(ctx, info.target, files.file_flags(info), 0,
                                info.mnt_id, info.st)
     return files.add_file(ctx, FD_TYPE, tty=tty_pb2.tty_file_entry(
         id=files.new_id(ctx), tty_info_id=info_id,
         flags=files.file_flags(info), fown=files.fown(), regf_id=regf_id))
+
+
+def _other_info(ctx: DumpContext, state: _DumpState, task: DumpTask,
+                info: proc.FdInfo, where: str) -> int:
+    """The info id of a terminal other than a pty, one per device."""
+    rdev = info.st.st_rdev
+    for info_id, t in state.infos.items():
+        if t.type != TTY_PTY and t.rdev == rdev:
+            return info_id
+    info_id = _OTHER_IDS + ctx.next_id("tty-info")
+    state.infos[info_id] = _tty_info(where, task.pid, info, info_id)
+    state.where[info_id] = f"{where}: {info.target}"
+    return info_id
 
 
 def _dump_pty(ctx: DumpContext, state: _DumpState, task: DumpTask,
@@ -643,8 +651,10 @@ def _restore_pty_params(master: int, minfo: Any, sinfo: Optional[Any],
     if minfo.HasField("termios"):
         nfiles.set_termios(master, _ktermios(minfo.termios))
     if minfo.HasField("termios_locked"):
-        nfiles.set_termios(master, _ktermios(minfo.termios_locked),
-                           locked=True)
+        # Only when locked at all: setting them needs CAP_SYS_ADMIN.
+        locked = _ktermios(minfo.termios_locked)
+        if bytes(locked) != bytes(nfiles.get_termios(master, locked=True)):
+            nfiles.set_termios(master, locked, locked=True)
     if minfo.HasField("winsize"):
         w = minfo.winsize
         nfiles.set_winsize(master, nfiles.Winsize(w.ws_row, w.ws_col,
