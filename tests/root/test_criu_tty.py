@@ -108,3 +108,44 @@ def test_crit_reads_a_pty_pair(tmp_path: pathlib.Path) -> None:
         assert by_id[2 * index + 1]["rdev"] == os.makedev(5, 2)
     finally:
         v.kill()
+
+
+SHARED_DEV_TTY = r"""
+import ctypes, fcntl, os, time
+m = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+fcntl.ioctl(m, 0x40045431, ctypes.c_int(0))          # TIOCSPTLCK: unlock
+n = ctypes.c_uint(); fcntl.ioctl(m, 0x80045430, n)    # TIOCGPTN
+s = os.open(f"/dev/pts/{n.value}", os.O_RDWR)          # our ctty now
+t = os.open("/dev/tty", os.O_RDWR)
+if os.fork() == 0:
+    while True:
+        time.sleep(1)
+"""
+
+
+def test_dev_tty_shared_by_two_tasks(tmp_path: pathlib.Path) -> None:
+    """/dev/tty of a pty of the tree, one description held by a session
+    leader and its child: restore reopens /dev/tty in the task that holds
+    it, which cannot serve both, so dump refuses before the tree dies."""
+    v = Victim(tmp_path, extra=SHARED_DEV_TTY)
+    try:
+        (child,) = _children(v.pid)
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert f"task {v.pid}: fd " in line and "/dev/tty: one /dev/tty " \
+            f"description held by several tasks ({v.pid}, {child}) is not " \
+            "supported yet" in line, line
+        v.assert_running_untraced()
+    finally:
+        for pid in _children(v.pid):
+            os.kill(pid, 9)
+        v.kill()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []

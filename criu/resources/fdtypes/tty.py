@@ -38,7 +38,9 @@ master is outside the tree, a pty that is the controlling terminal of a
 session whose leader is not dumped, a task whose controlling terminal is
 not a pty of the tree, and /dev/tty held by a task whose controlling
 terminal is not one either; each but the second unless --shell-job says
-that terminal is the caller's.
+that terminal is the caller's.  Also /dev/tty held by several tasks (one
+open file description, inherited at fork): restore opens /dev/tty again in
+the task, and no one task could open it for all.
 
 Not preserved: bytes queued in a pty (written on one side, not read yet on
 the other) are dropped, restore starts with empty queues; the dump log
@@ -49,8 +51,7 @@ opened by a process outside the tree stays on the old, hung-up pty.  A
 session member that had no controlling terminal though its leader had one
 (forked before the leader took it) gets it.  A foreground process group
 with no task left is not restored (the leader's group is the foreground
-one then), nor is a line discipline other than N_TTY.  /dev/tty held by
-several tasks (one description) is refused at restore.
+one then), nor is a line discipline other than N_TTY.
 
 --shell-job: the caller's terminal (a pts slave whose master is outside
 the tree, a virtual console, a serial line, /dev/tty, /dev/console) is
@@ -142,6 +143,8 @@ class _DumpState:
     # /dev/tty held without --shell-job: (pid, where)
     ctty_users: list[tuple[int, str]] = dataclasses.field(
         default_factory=list)
+    # their file ids -> where
+    ctty_files: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
 def _dump_state(ctx: DumpContext) -> _DumpState:
@@ -172,9 +175,12 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
         info_id = _other_info(ctx, state, task, info, where)
     regf_id = reg.add_reg_file(ctx, info.target, files.file_flags(info), 0,
                                info.mnt_id, info.st)
-    return files.add_file(ctx, FD_TYPE, tty=tty_pb2.tty_file_entry(
+    file_id = files.add_file(ctx, FD_TYPE, tty=tty_pb2.tty_file_entry(
         id=files.new_id(ctx), tty_info_id=info_id,
         flags=files.file_flags(info), fown=files.fown(), regf_id=regf_id))
+    if kind == TTY_CTTY and not ctx.opts.shell_job:
+        state.ctty_files[file_id] = f"{where}: {info.target}"
+    return file_id
 
 
 def _other_info(ctx: DumpContext, state: _DumpState, task: DumpTask,
@@ -452,6 +458,19 @@ def _check_controlling(ctx: DumpContext, state: _DumpState) -> None:
         if not rdev and task.pid in users:
             raise DumpError(f"{users[task.pid]}: the task has no "
                             "controlling terminal for /dev/tty to mean")
+    # /dev/tty is opened again by the task that holds it (only it has the
+    # terminal); one description held by several tasks would be criu's.
+    holders: dict[int, set[int]] = {}
+    for task in ctx.tasks:
+        for _, file_id in task.scratch.get(files.SCRATCH_FDS, {}).values():
+            if file_id in state.ctty_files:
+                holders.setdefault(file_id, set()).add(task.pid)
+    for file_id, pids in sorted(holders.items()):
+        if len(pids) > 1:
+            raise DumpError(f"{state.ctty_files[file_id]}: one /dev/tty "
+                            "description held by several tasks "
+                            f"({', '.join(map(str, sorted(pids)))}) is not "
+                            "supported yet")
 
 
 # ------------------------------------------------------------- restore side
