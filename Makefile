@@ -14,7 +14,7 @@ STAMP_APT  := .stamp-apt
 BUILD :=
 CLEAN :=
 
-.PHONY: all deps venv test test-unit test-root test-zdtm run clean bench
+.PHONY: all deps venv test test-unit test-root test-zdtm lint run clean bench
 all: build
 
 # Debian packages this project needs (only those missing are installed).
@@ -53,6 +53,11 @@ test: build test-unit test-root test-zdtm
 # Tests needing no root: image codecs on golden data, pure-Python logic.
 test-unit: build
 	$(PYTEST) -q -n auto tests/unit
+
+# The type check (settings in pyproject.toml's [tool.mypy]), over the
+# packages, the ZDTM runner and the scripts.  Needs only the venv.
+lint: $(STAMP_VENV)
+	$(PY) -m mypy criu compel images soccr zdtm.py scripts
 
 # Tests that run real processes as root (ptrace, TCP repair, namespaces).
 # A hung ptrace test must fail the run, not stall CI: the whole stage is

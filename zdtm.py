@@ -52,7 +52,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 REPO = pathlib.Path(__file__).resolve().parent
 VENV = REPO / ".venv"
@@ -205,7 +205,7 @@ def ensure_built(tests: Iterable[ZdtmTest]) -> None:
 # Processes: /proc, children of the subreaper, reaping
 
 
-def read_proc(pid: int, name: str) -> Optional[str]:
+def read_proc(pid: int | str, name: str) -> Optional[str]:
     try:
         with open(f"/proc/{pid}/{name}") as f:
             return f.read()
@@ -213,7 +213,7 @@ def read_proc(pid: int, name: str) -> Optional[str]:
         return None
 
 
-def proc_stat(pid) -> Optional[list[str]]:
+def proc_stat(pid: int | str) -> Optional[list[str]]:
     """Fields of /proc/PID/stat after the comm, from field 3 (state) on.
 
     pid may also be "PID/task/TID", for a thread."""
@@ -954,7 +954,8 @@ class Runner:
             self.features[name] = r.returncode == 0
         return self.features[name]
 
-    def plan(self, tests: list[ZdtmTest], run_all: bool):
+    def plan(self, tests: list[ZdtmTest],
+             run_all: bool) -> Iterator[tuple[ZdtmTest, str]]:
         """(test, flavor) pairs to run; skips go straight to the results."""
         wanted = self.args.flavor.split(",") if self.args.flavor \
             else list(FLAVORS)

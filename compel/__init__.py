@@ -12,6 +12,8 @@ Usable on its own (it never imports criu):
 See compel/README.md for the full API.
 """
 
+from typing import TYPE_CHECKING
+
 from compel.errors import (AlreadyTracedError, BlobError, CompelError,
                            NoSuchTaskError, NotPermittedError, ParasiteError,
                            RemoteError, TaskError, ZombieTaskError)
@@ -22,10 +24,14 @@ __all__ = ["CompelError", "TaskError", "NoSuchTaskError", "ZombieTaskError",
 
 from compel.task import Task, seize  # noqa: E402
 
+if TYPE_CHECKING:
+    import compel.arch
+    from compel.blob import Blob
+
 __all__ += ["Task", "seize", "default_parasite", "arch_xsave"]
 
 
-def default_parasite():
+def default_parasite() -> "Blob":
     """The standard parasite blob (compel/parasite/std.c) as a Blob; wrap
     the infected Parasite in compel.stdparasite.StdParasite for its typed
     commands (sigactions, creds, misc/rlimits, dump_pages ...)."""
@@ -35,7 +41,7 @@ def default_parasite():
     return Blob.load(blob_path())
 
 
-def arch_xsave(data: bytes):
+def arch_xsave(data: bytes) -> "compel.arch.current.XSave":
     """Parse an XSAVE area (Task.get_xsave()) for the running arch."""
     from compel.arch import current
 

@@ -19,6 +19,8 @@ import dataclasses
 import os
 import struct
 
+import _ctypes
+
 from compel.errors import BlobError
 
 MAGIC = b"CMPLBLB1"
@@ -136,7 +138,8 @@ class LocalBlob:
     def address(self, name: str) -> int:
         return self.base + self.blob.symbol(name)
 
-    def function(self, name: str, restype: object, *argtypes: object):
+    def function(self, name: str, restype: type[ctypes._CData] | None,
+                 *argtypes: type[ctypes._CData]) -> _ctypes.CFuncPtr:
         """A ctypes callable for the blob's function `name`."""
         return ctypes.CFUNCTYPE(restype, *argtypes)(self.address(name))
 

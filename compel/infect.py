@@ -23,12 +23,16 @@ import socket
 import struct
 import threading
 import time
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from compel.blob import Blob
 from compel.errors import CompelError, ParasiteError, TaskError
 from compel.native import memory, ns
 from compel.native import ptrace as pt
 from compel.native.wait import WNOHANG, WaitStatus, waitpid
+
+if TYPE_CHECKING:
+    from compel.task import Task
 
 PAGE = memory.PAGE_SIZE
 PARASITE_MAGIC = 0x50524153
@@ -42,6 +46,8 @@ STATUS_PENDING = 1
 _MSG = struct.Struct("<IiII")
 _CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
                   signal.SIGTRAP, signal.SIGSYS, signal.SIGABRT)
+# What Parasite.area_struct() lays over the command area.
+_CT = TypeVar("_CT", bound="ctypes.Structure | ctypes.Array[Any]")
 
 
 class ParasiteHeader(ctypes.Structure):
@@ -108,7 +114,7 @@ class Parasite:
     """A running parasite in a seized task.  Use Task.infect() to start one;
     `with` cures it at the end (Task.detach() also does)."""
 
-    def __init__(self, task, blob: Blob) -> None:
+    def __init__(self, task: Task, blob: Blob) -> None:
         self.task = task
         self.blob = blob
         self.remote_base = 0
@@ -125,7 +131,7 @@ class Parasite:
     # ---- start -----------------------------------------------------------
 
     @classmethod
-    def start(cls, task, blob: Blob | str | os.PathLike,
+    def start(cls, task: Task, blob: Blob | str | os.PathLike,
               cmd_area_size: int = 1 << 20, stack_size: int = 64 << 10,
               name: str = "compel-parasite") -> "Parasite":
         if not isinstance(blob, Blob):
@@ -230,11 +236,14 @@ class Parasite:
         """Where the command area is in the task."""
         return self.remote_base + self.args_offset + PAGE
 
-    def area_struct(self, ctype: type, offset: int = 0):
+    def area_struct(self, ctype: type[_CT], offset: int = 0) -> _CT:
         """A ctypes view of the command area (no copy; valid until the next
         call())."""
         assert self._map is not None
-        return ctype.from_buffer(self._map, self.args_offset + PAGE + offset)
+        # from_buffer() returns the class it is called on; the stubs, given
+        # a type variable bound by a union, only know it is one of them.
+        return cast(_CT, ctype.from_buffer(self._map,
+                                           self.args_offset + PAGE + offset))
 
     # ---- commands --------------------------------------------------------
 

@@ -15,11 +15,15 @@ import ctypes
 import fcntl
 import os
 import pathlib
+from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 from compel.blob import Blob
 from compel.errors import ParasiteError
 from compel.infect import USER_CMD_BASE, Parasite
 from compel.native import memory
+
+if TYPE_CHECKING:
+    from compel.task import Task
 
 HERE = pathlib.Path(__file__).resolve().parent
 SOURCE = HERE / "parasite" / "std.c"
@@ -92,10 +96,10 @@ class StdCreds(ctypes.Structure):
         uint32_t groups[STD_NR_GROUPS];   /* 256 */
     };"""
 
-    _fields_ = [(n, _u32) for n in ("uid", "euid", "suid", "fsuid", "gid",
-                                    "egid", "sgid", "fsgid")] + \
-               [(n, _u64) for n in ("cap_inh", "cap_prm", "cap_eff", "cap_bnd")] + \
-               [("secbits", _u32), ("ngroups", _u32), ("groups", _u32 * NR_GROUPS)]
+    _fields_ = [*((n, _u32) for n in ("uid", "euid", "suid", "fsuid", "gid",
+                                      "egid", "sgid", "fsgid")),
+                *((n, _u64) for n in ("cap_inh", "cap_prm", "cap_eff", "cap_bnd")),
+                ("secbits", _u32), ("ngroups", _u32), ("groups", _u32 * NR_GROUPS)]
 
     @property
     def group_list(self) -> list[int]:
@@ -120,7 +124,10 @@ class StdMisc(ctypes.Structure):
                 ("rlimits", KRlimit64 * NR_RLIMITS)]
 
 
-def _copy(struct: ctypes.Structure) -> ctypes.Structure:
+_S = TypeVar("_S", bound=ctypes.Structure)
+
+
+def _copy(struct: _S) -> _S:
     return type(struct).from_buffer_copy(bytes(struct))
 
 
@@ -140,7 +147,7 @@ class StdParasite:
         self.parasite = parasite
 
     @classmethod
-    def infect(cls, task, **kwargs) -> "StdParasite":
+    def infect(cls, task: Task, **kwargs: Any) -> "StdParasite":
         return cls(task.infect(Blob.load(blob_path()), **kwargs))
 
     def get_sigactions(self) -> list[KSigaction]:
@@ -215,7 +222,8 @@ class StdParasite:
         self.cure()
 
 
-def _batches(ranges: list[tuple[int, int]], capacity: int):
+def _batches(ranges: list[tuple[int, int]],
+             capacity: int) -> Iterator[list[tuple[int, int]]]:
     """Split ranges into lists of at most `capacity` bytes (ranges are cut
     when needed) and at most 4096 iovecs."""
     batch: list[tuple[int, int]] = []

@@ -219,7 +219,7 @@ def _uffd_features() -> tuple[Optional[int], Optional[str]]:
     try:
         import fcntl
         api = uapi.UffdioApi(api=uapi.UFFD_API, features=0)
-        fcntl.ioctl(fd, uapi.UFFDIO_API, api)   # type: ignore[call-overload]
+        fcntl.ioctl(fd, uapi.UFFDIO_API, api)
         return api.features, None
     except OSError as e:
         return None, f"UFFDIO_API: {e.strerror}"

@@ -13,7 +13,7 @@ import dataclasses
 import importlib
 import os
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 from criu import log, optable
 from criu.actions import ACTIONS
@@ -190,7 +190,8 @@ def parse_options(command: str, argv: list[str], *,
     given, positional = optable.getopt(words)
     if positional and positional[0] == command:
         positional = positional[1:]
-    fields: dict[str, object] = {}
+    # Options' fields by name, each value of its field's type.
+    fields: dict[str, Any] = {}
     verbosity: list[str] = []
     for g in given:
         name = g.opt.long
@@ -204,11 +205,15 @@ def parse_options(command: str, argv: list[str], *,
             fields[_FLAGS[name]] = not g.negated
         elif name in _VALUES:
             field, convert = _VALUES[name]
-            fields[field] = convert(g.value) if g.value is not None or \
-                name == "cpu-cap" else None
+            if g.value is not None:
+                fields[field] = convert(g.value)
+            elif name == "cpu-cap":
+                fields[field] = _cpu_cap(None)      # a bare --cpu-cap: all
+            else:
+                fields[field] = None
         elif name in _LISTS:
             fields.setdefault(_LISTS[name], [])
-            fields[_LISTS[name]].append(g.value)  # type: ignore[attr-defined]
+            fields[_LISTS[name]].append(g.value)
         elif name == "verbosity":
             verbosity.append(_verbosity(g.value))
     if fields.get("help"):

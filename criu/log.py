@@ -121,7 +121,7 @@ def setup(verbosity: int = 2, log_file: Optional[str] = None,
             # A StreamHandler leaves its stream open: close it if ours.
             if _setup.owns_stream:
                 try:
-                    _setup.stream.close()  # type: ignore[union-attr]
+                    _setup.stream.close()
                 except (OSError, ValueError):
                     pass
             _setup.stream = None

@@ -66,9 +66,10 @@ class ImageReader:
         at = 0
         if first in (magic.IMG_COMMON, magic.IMG_SERVICE):
             at = 4
-            value = self._r.read_u32(4, "image magic")
-            if value is None:
+            second = self._r.read_u32(4, "image magic")
+            if second is None:
                 raise TruncatedImage(self.path, 4, "file ends after the common magic")
+            value = second
         name = magic.BY_VALUE.get(value)
         if name is None:
             raise UnknownMagic(self.path, at,

@@ -380,7 +380,7 @@ def kill_ours(pids: list[int]) -> None:
         OURS.pop(pid, None)
 
 
-def kill_all_ours(*_args) -> None:
+def kill_all_ours(*_args: object) -> None:
     for pid in CRIU_RUNNING:    # first the criu that works on our victims
         try:
             os.kill(pid, signal.SIGKILL)
@@ -397,7 +397,8 @@ def kill_all_ours(*_args) -> None:
 
 # --- victims ---------------------------------------------------------------
 
-def wait_ready(proc: subprocess.Popen, what: str, timeout: float = 30.0):
+def wait_ready(proc: subprocess.Popen, what: str,
+               timeout: float = 30.0) -> None:
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     line = proc.stdout.readline().strip() if ready else b""
@@ -620,11 +621,13 @@ class Redis(Victim):
 
     def prepare(self, work):
         super().prepare(work)
-        self.server = shutil.which("redis-server")
-        self.cli = shutil.which("redis-cli")
-        if not self.server or not self.cli:
+        server = shutil.which("redis-server")
+        cli = shutil.which("redis-cli")
+        if not server or not cli:
             raise VictimError("redis-server or redis-cli not installed "
                               "(scripts/install-deps.sh)")
+        self.server: str = server
+        self.cli: str = cli
         self.fill = b"".join(resp(b"SET", b"key:%d" % i, b"val:%d" % i)
                              for i in range(self.keys))
 

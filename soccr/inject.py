@@ -25,8 +25,11 @@ def send_segment(family: int, local: tuple, peer: tuple, seq: int, ack: int,
                  flags: int, window: int) -> None:
     """Deliver one empty TCP segment from `peer` to `local`."""
     src, dst = ipaddress.ip_address(peer[0]), ipaddress.ip_address(local[0])
-    if family == socket.AF_INET6 and src.ipv4_mapped and dst.ipv4_mapped:
-        src, dst = src.ipv4_mapped, dst.ipv4_mapped  # IPv4 on the wire
+    if family == socket.AF_INET6 and isinstance(src, ipaddress.IPv6Address) \
+            and isinstance(dst, ipaddress.IPv6Address):
+        src4, dst4 = src.ipv4_mapped, dst.ipv4_mapped
+        if src4 and dst4:
+            src, dst = src4, dst4  # IPv4 on the wire
     tcp = _tcp_header(src, dst, peer[1], local[1], seq, ack, flags, window)
     if src.version == 4:
         packet = _ipv4_header(src, dst, len(tcp)) + tcp

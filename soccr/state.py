@@ -19,7 +19,8 @@ from .errors import StateFormatError
 
 FORMAT_VERSION = 1
 _U32 = 0xFFFFFFFF
-_FAMILY_NAMES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
+_FAMILY_NAMES: dict[int, str] = {socket.AF_INET: "inet",
+                                 socket.AF_INET6: "inet6"}
 _FAMILIES = {name: number for number, name in _FAMILY_NAMES.items()}
 
 Address = tuple  # (host, port) for IPv4; (host, port, flowinfo, scope_id) for IPv6

@@ -164,26 +164,26 @@ def tee(fd_in: int, fd_out: int, length: int, flags: int = 0) -> int:
 
 def get_winsize(fd: int) -> Winsize:
     ws = Winsize()
-    fcntl.ioctl(fd, TIOCGWINSZ, ws)  # type: ignore[call-overload]
+    fcntl.ioctl(fd, TIOCGWINSZ, ws)
     return ws
 
 
 def set_winsize(fd: int, ws: Winsize) -> None:
-    fcntl.ioctl(fd, TIOCSWINSZ, ws)  # type: ignore[call-overload]
+    fcntl.ioctl(fd, TIOCSWINSZ, ws)
 
 
 def ioctl_int(fd: int, request: int) -> int:
     """An ioctl that fills one int (TIOCGPGRP, TIOCGSID, TIOCGPTN,
     TIOCGPTLCK, TIOCGPKT, TIOCGEXCL)."""
     value = ctypes.c_int(0)
-    fcntl.ioctl(fd, request, value)  # type: ignore[call-overload]
+    fcntl.ioctl(fd, request, value)
     return value.value
 
 
 def ioctl_set_int(fd: int, request: int, value: int) -> None:
     """An ioctl that reads one int through a pointer (TIOCSPGRP,
     TIOCSPTLCK, TIOCPKT)."""
-    fcntl.ioctl(fd, request, ctypes.c_int(value))  # type: ignore[call-overload]
+    fcntl.ioctl(fd, request, ctypes.c_int(value))
 
 
 def ioctl_arg(fd: int, request: int, arg: int = 0) -> int:
@@ -195,15 +195,13 @@ def ioctl_arg(fd: int, request: int, arg: int = 0) -> int:
 def get_termios(fd: int, locked: bool = False) -> KTermios:
     """TCGETS, or TIOCGLCKTRMIOS (which bits TCSETS may not change)."""
     t = KTermios()
-    fcntl.ioctl(fd, TIOCGLCKTRMIOS if locked else TCGETS,  # type: ignore[call-overload]
-                t)
+    fcntl.ioctl(fd, TIOCGLCKTRMIOS if locked else TCGETS, t)
     return t
 
 
 def set_termios(fd: int, t: KTermios, locked: bool = False) -> None:
     """TCSETS (at once, like tcsetattr TCSANOW), or TIOCSLCKTRMIOS."""
-    fcntl.ioctl(fd, TIOCSLCKTRMIOS if locked else TCSETS,  # type: ignore[call-overload]
-                t)
+    fcntl.ioctl(fd, TIOCSLCKTRMIOS if locked else TCSETS, t)
 
 
 def personality(persona: int = 0xFFFFFFFF) -> int:

@@ -45,7 +45,7 @@ def scan(fd: int, start: int, end: int, *, anyof: int = 0, required: int = 0,
                         category_anyof_mask=anyof,
                         return_mask=required | excluded | anyof)
         try:
-            n = fcntl.ioctl(fd, PAGEMAP_SCAN, arg)   # type: ignore[call-overload]
+            n = fcntl.ioctl(fd, PAGEMAP_SCAN, arg)
         except OSError as e:
             if e.errno in (errno.ENOTTY, errno.EINVAL) and addr == start \
                     and pending is None:
@@ -55,13 +55,13 @@ def scan(fd: int, start: int, end: int, *, anyof: int = 0, required: int = 0,
             raise OSError(e.errno, f"PAGEMAP_SCAN {addr:#x}-{end:#x}: "
                           f"{e.strerror}") from None
         for i in range(n):
-            s, e = vec[i].start, vec[i].end
-            if pending is not None and pending[1] == s:
-                pending = (pending[0], e)
+            lo, hi = vec[i].start, vec[i].end
+            if pending is not None and pending[1] == lo:
+                pending = (pending[0], hi)
                 continue
             if pending is not None:
                 yield pending
-            pending = (s, e)
+            pending = (lo, hi)
         if arg.walk_end <= addr:
             break
         addr = arg.walk_end

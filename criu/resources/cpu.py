@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from typing import Any
 
 from criu.arch import current as arch
 
@@ -71,7 +72,7 @@ def _siginfo_entry(info: bytes) -> object:
     return siginfo_pb2.siginfo_entry(siginfo=info)
 
 
-def _dump_thread(task: DumpTask, tid: int, core: object, page: int) -> None:
+def _dump_thread(task: DumpTask, tid: int, core: Any, page: int) -> None:
     """Registers, FPU, TLS, masks, alternate stack, rseq, robust list,
     clear-tid address, name and private pending signals of one thread."""
     seized = task.seized
@@ -184,7 +185,7 @@ def pending_stops(task: RestoreTask) -> list[tuple[int, int, bool]]:
     return out
 
 
-def _thread_plan(task: RestoreTask, tid: int, core: object) -> ThreadPlan:
+def _thread_plan(task: RestoreTask, tid: int, core: Any) -> ThreadPlan:
     where = f"task {task.pid}: thread {tid}: cpu"
     if core.mtype != 1 or not core.HasField("thread_info"):
         raise RestoreError(f"{where}: core image is not x86_64")

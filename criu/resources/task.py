@@ -11,6 +11,7 @@ naming the field and the reason, and the restore goes on, like CRIU.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from compel.native import files as nfiles
 from compel.native import prctl as nprctl
@@ -142,7 +143,8 @@ def _write_self(name: str, value: str) -> None:
         f.write(value)
 
 
-def _try(ctx: RestoreContext, where: str, what: str, fn) -> None:  # type: ignore[no-untyped-def]
+def _try(ctx: RestoreContext, where: str, what: str,
+         fn: Callable[[], object]) -> None:
     try:
         fn()
     except OSError as e:

@@ -9,6 +9,8 @@ import ctypes
 import functools
 import mmap
 
+import _ctypes
+
 # void cpuid(unsigned int out[4] /* rdi */, leaf /* esi */, subleaf /* edx */)
 #   push rbx; mov eax, esi; mov ecx, edx; cpuid;
 #   mov [rdi], eax; mov [rdi+4], ebx; mov [rdi+8], ecx; mov [rdi+12], edx;
@@ -18,7 +20,7 @@ _CODE = bytes.fromhex(
 
 
 @functools.cache
-def _function() -> tuple[mmap.mmap, ctypes._CFuncPtr]:
+def _function() -> tuple[mmap.mmap, _ctypes.CFuncPtr]:
     page = mmap.mmap(-1, mmap.PAGESIZE,
                      prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     page.write(_CODE)

@@ -31,7 +31,7 @@ class UserRegs(ctypes.Structure):
         return UserRegs.from_buffer_copy(bytes(self))
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name, _ in self._fields_}
+        return {name: getattr(self, name) for name, *_ in self._fields_}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, UserRegs) and bytes(self) == bytes(other)
