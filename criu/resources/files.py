@@ -236,6 +236,11 @@ def kind_of(pid: int, info: proc.FdInfo) -> ModuleType:
                         f"device {os.major(rdev)}:{os.minor(rdev)} is not "
                         "supported yet (only memory devices and, with "
                         "--shell-job, the caller's terminal)")
+    if info.target.startswith("anon_inode:"):
+        # Name the kind: "io_uring is not supported yet".
+        name = info.target[len("anon_inode:"):].strip("[]")
+        raise DumpError(f"{where(pid, info.fd)}: {info.target}: {name} is "
+                        "not supported yet")
     raise DumpError(f"{where(pid, info.fd)}: {info.target}: this kind of "
                     "file is not supported yet")
 

@@ -52,8 +52,11 @@ def test_dispatch() -> None:
 @pytest.mark.parametrize("target, mode, rdev, what", [
     ("socket:[1234]", stat.S_IFSOCK, 0,
      "socket:[1234]: this kind of file is not supported yet"),
+    # An anonymous inode no kind takes is named by its kind.
     ("anon_inode:[eventfd]", 0, 0,
-     "anon_inode:[eventfd]: this kind of file is not supported yet"),
+     "anon_inode:[eventfd]: eventfd is not supported yet"),
+    ("anon_inode:[io_uring]", 0, 0,
+     "anon_inode:[io_uring]: io_uring is not supported yet"),
     # A terminal device no kind takes (ptys are the tty kind's).
     ("/dev/ttyprintk", stat.S_IFCHR, (5 << 8) | 3,
      "/dev/ttyprintk: character device 5:3 is not supported yet"),

@@ -77,6 +77,8 @@ from types import ModuleType
 from typing import Any, Optional
 
 KINDS: tuple[str, ...] = (
+    "criu.resources.fdtypes.memfd",  # MEMFD: before reg (+ memfd.img)
+    "criu.resources.fdtypes.pidfd",  # PIDFD: post_open before epoll's
     "criu.resources.fdtypes.reg",   # REG: files, directories, /dev/null...
                                     #   (+ ghost files: remap-fpath.img)
     "criu.resources.fdtypes.pipe",  # PIPE: pipes (+ pipes-data.img)
