@@ -48,7 +48,7 @@ BUILD += $(STAMP_PYC)
 
 build: $(STAMP_VENV) $(BUILD)
 
-test: build test-unit test-root test-zdtm
+test: build lint test-unit test-root test-zdtm
 
 # Tests needing no root: image codecs on golden data, pure-Python logic.
 test-unit: build

@@ -331,7 +331,9 @@ def _shared_ids(state: _RestoreState,
     by_key: dict[Any, list[int]] = {}
     for fid in users:
         entry = state.files.get(fid)
-        kind = fdtypes.by_type(entry.type) if entry is not None else None
+        if entry is None:
+            continue                    # restore() reports it, per task
+        kind = fdtypes.by_type(entry.type)
         shared_key = getattr(kind, "shared_key", None)
         key = shared_key(entry) if shared_key is not None else None
         if key is not None:

@@ -122,7 +122,8 @@ def _mounts_of(sdev: int) -> Iterator[tuple[int, str]]:
     """(mount id, mount point) of criu's mounts of device sdev, those
     showing the whole filesystem (root "/") first."""
     want = f"{sdev >> 20}:{sdev & 0xFFFFF}"
-    whole, part = [], []
+    whole: list[tuple[int, str]] = []
+    part: list[tuple[int, str]] = []
     with io.open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
