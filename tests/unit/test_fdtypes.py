@@ -53,8 +53,8 @@ def test_dispatch() -> None:
     ("socket:[1234]", stat.S_IFSOCK, 0,
      "socket:[1234]: this kind of file is not supported yet"),
     # An anonymous inode no kind takes is named by its kind.
-    ("anon_inode:[eventfd]", 0, 0,
-     "anon_inode:[eventfd]: eventfd is not supported yet"),
+    ("anon_inode:[userfaultfd]", 0, 0,
+     "anon_inode:[userfaultfd]: userfaultfd is not supported yet"),
     ("anon_inode:[io_uring]", 0, 0,
      "anon_inode:[io_uring]: io_uring is not supported yet"),
     # A terminal device no kind takes (ptys are the tty kind's).
@@ -71,9 +71,9 @@ def test_unknown_kind_refused(target: str, mode: int, rdev: int,
 
 
 def test_unknown_type_refused_on_restore() -> None:
-    eventfd = 6                       # fd_types.EVENTFD: no kind yet
-    assert fdtypes.by_type(eventfd) is None
-    with pytest.raises(RestoreError, match=r"^task 7: fd 3: file type 6 is "
+    ext = 16                          # fd_types.EXT: no kind yet
+    assert fdtypes.by_type(ext) is None
+    with pytest.raises(RestoreError, match=r"^task 7: fd 3: file type 16 is "
                        "not supported yet$"):
         files._open(None, SimpleNamespace(pid=7),  # type: ignore[arg-type]
-                    SimpleNamespace(type=eventfd), 3, {}, files.Opening(1000))
+                    SimpleNamespace(type=ext), 3, {}, files.Opening(1000))
