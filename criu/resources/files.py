@@ -8,7 +8,7 @@ get one file id and are restored as one description), fd flags
 fds at their numbers above criu's service fds, closing the rest, and
 --inherit-fd.  Each kind of file (regular files, pipes, terminals...) is a
 module of the fd-type table, criu/resources/fdtypes/, which says what each
-kind provides; an fd no kind takes (sockets, eventfds, ...) makes the dump
+kind provides; an fd no kind takes (fanotify, io_uring, ...) makes the dump
 fail naming the task, the fd and what it is.
 """
 

@@ -46,8 +46,9 @@ def test_fault_at_each_step_leaves_task_running(
 
 
 def test_unsupported_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
-    # A TCP socket: no fd kind takes sockets other than AF_UNIX ones yet.
-    v = Victim(tmp_path, extra="import socket\ns = socket.socket()\n")
+    # A netlink socket: no fd kind takes those yet.
+    v = Victim(tmp_path, extra="import socket\ns = socket.socket("
+               "socket.AF_NETLINK, socket.SOCK_RAW, 0)\n")
     try:
         r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
         assert r.returncode == 1
@@ -55,10 +56,34 @@ def test_unsupported_file_fails_cleanly(tmp_path: pathlib.Path) -> None:
         # Where it happened first: the stage and the resource module.
         assert line.startswith("Error (dump/files): "), line
         assert f"task {v.pid}: fd " in line and "socket:[" in line
-        assert "not supported" in line
+        assert "AF_NETLINK sockets are not supported yet" in line
         v.assert_running_untraced()
     finally:
         v.kill()
+
+
+def test_established_tcp_is_refused(tmp_path: pathlib.Path) -> None:
+    """A TCP connection needs TCP repair (--tcp-established, not built
+    yet): refused in one line, the task left running."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    v = Victim(tmp_path, extra="import socket\ns = socket.create_connection("
+               f"('127.0.0.1', {port}))\n")
+    conn, _ = listener.accept()
+    try:
+        r = criu("dump", "-t", str(v.pid), "-D", str(tmp_path / "img"))
+        assert r.returncode == 1
+        line = one_line(r.stderr)
+        assert f"task {v.pid}: fd " in line and "a TCP connection" in line
+        assert "--tcp-established is not supported yet" in line
+        v.assert_running_untraced()
+    finally:
+        v.kill()
+        conn.close()
+        listener.close()
 
 
 def test_not_a_session_leader_needs_shell_job(tmp_path: pathlib.Path) -> None:

@@ -132,3 +132,45 @@ def test_writing_to_a_deleted_log(tmp_path: pathlib.Path) -> None:
             pass
         if p.returncode is None:
             p.wait(timeout=30)
+
+
+def test_http_server(tmp_path: pathlib.Path) -> None:
+    """python3 -m http.server on the loopback: after the restore it still
+    listens on its port and serves a file."""
+    import socket
+    import sys
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "hello.txt").write_text("hello from before the dump\n")
+    p = subprocess.Popen([sys.executable, "-m", "http.server", "--bind",
+                          "127.0.0.1", str(port)], cwd=tmp_path,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/hello.txt"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    assert r.read() == b"hello from before the dump\n"
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "http.server not up"
+                time.sleep(0.05)
+        images = tmp_path / "img"
+        r = criu("dump", "-t", str(p.pid), "-D", str(images))
+        assert r.returncode == 0, r.stderr
+        p.wait(timeout=30)
+        r = criu("restore", "-D", str(images), "-d")
+        assert r.returncode == 0, r.stderr
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.read() == b"hello from before the dump\n"
+    finally:
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if p.returncode is None:
+            p.wait(timeout=30)

@@ -44,14 +44,16 @@ def test_dispatch() -> None:
                                   rdev=136 << 8)) is tty
     assert files.kind_of(1, _info("/dev/ptmx", stat.S_IFCHR,
                                   rdev=(5 << 8) | 2)) is tty
+    # Sockets other than unix ones go to inet, which refuses what is not
+    # IPv4/IPv6 once it sees the family.
+    from criu.resources.fdtypes import inet
+    assert files.kind_of(1, _info("socket:[9]", stat.S_IFSOCK)) is inet
     # Any other device is a file reopened by path (--evasive-devices).
     assert files.kind_of(1, _info("/dev/net/tun", stat.S_IFCHR,
                                   rdev=(10 << 8) | 200)) is reg
 
 
 @pytest.mark.parametrize("target, mode, rdev, what", [
-    ("socket:[1234]", stat.S_IFSOCK, 0,
-     "socket:[1234]: this kind of file is not supported yet"),
     # An anonymous inode no kind takes is named by its kind.
     ("anon_inode:[userfaultfd]", 0, 0,
      "anon_inode:[userfaultfd]: userfaultfd is not supported yet"),

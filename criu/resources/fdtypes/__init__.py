@@ -91,6 +91,8 @@ KINDS: tuple[str, ...] = (
     "criu.resources.fdtypes.signalfd",  # SIGNALFD: signal mask
     "criu.resources.fdtypes.timerfd",  # TIMERFD: clock, time left, ticks
     "criu.resources.fdtypes.unix",  # UNIXSK: unix sockets (+ sk-queues.img)
+    "criu.resources.fdtypes.inet",  # INETSK: listening TCP, UDP; last:
+                                    #   takes (and refuses) any socket left
 )
 
 REQUIRED = ("FD_TYPE", "match", "dump", "open")

@@ -8,6 +8,7 @@ socket, so getsockopt reads the task's settings and a peek sees its queue.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import socket
 from typing import Any
@@ -58,7 +59,14 @@ class Linger(ctypes.Structure):
 
 
 def _int(sk: socket.socket, opt: int) -> int:
-    return sk.getsockopt(SOL_SOCKET, opt)
+    """An int option; 0 for one this family does not have (recent
+    kernels refuse SO_PASSCRED and SO_PASSSEC on inet sockets)."""
+    try:
+        return sk.getsockopt(SOL_SOCKET, opt)
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            return 0
+        raise
 
 
 def _struct(sk: socket.socket, opt: int, cls: Any) -> Any:
