@@ -9,8 +9,10 @@ definition in the docstring.
 Modules: ptrace, wait, memory (process_vm_*, mmap, memfd, vmsplice/splice,
 preadv/pwritev), pidfd (pidfd_*, tgkill), clone (clone3 with set_tid),
 prctl, ns (setns), uapi (userfaultfd, PAGEMAP_SCAN), structs (iovec);
-added by criu's helpers: files (kcmp, tee, ...), pagemap (PAGEMAP_SCAN
-calls), selfcall (calls into our own process).
+added by criu's helpers: files (kcmp, tee, terminal ioctls, fcntl
+owners and locks), pagemap (PAGEMAP_SCAN calls), selfcall (calls into our
+own process), epoll (epoll_ctl with 64-bit data), fsnotify (file handles,
+inotify), fdkinds (signalfd, timerfd), memfd (memfd_create, seals).
 """
 
 from compel.native import (clone, memory, ns, pidfd, prctl, ptrace, structs,
