@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * unlink_dir - a directory kept open after it was removed (with a mode
+ * rmdir_open - a directory kept open after it was removed (with a mode
  * the test chose).  After the restore the fd must still be a removed
  * directory (no links, same mode), its name must not have come back, and
  * creating a file in it must fail with ENOENT as it did.
@@ -13,7 +13,7 @@
 
 #include "zdtmtst.h"
 
-static char *dirname = "unlink_dir.test";
+static char *dirname = "rmdir_open.test";
 TEST_OPTION(dirname, string, "directory name", 0);
 
 int main(int argc, char **argv)
