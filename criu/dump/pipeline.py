@@ -199,8 +199,29 @@ def _collect(ctx: DumpContext) -> None:
         ids.assign(ctx, task)
     _refuse_shared(ctx, "vm_id", "its memory (CLONE_VM without "
                    "CLONE_THREAD, e.g. a vfork child)")
-    _refuse_shared(ctx, "files_id", "its fd table (CLONE_FILES)")
+    _check_shared_tables(ctx)
     _refuse_shared(ctx, "sighand_id", "its signal handlers (CLONE_SIGHAND)")
+
+
+def _check_shared_tables(ctx: DumpContext) -> None:
+    """An fd table shared through CLONE_FILES is restored by forking the
+    sharer with CLONE_FILES from its parent: so each sharer's parent must
+    share it too (the first task of a table in tree order excepted)."""
+    first: dict[int, int] = {}
+    by_pid = {t.pid: t for t in ctx.tasks}
+    for task in ctx.tasks:
+        if task.ids is None:
+            continue
+        files_id = task.ids.files_id
+        if files_id not in first:
+            first[files_id] = task.pid
+            continue
+        parent = by_pid.get(task.ppid)
+        if parent is None or parent.ids is None or \
+                parent.ids.files_id != files_id:
+            raise DumpError(f"task {task.pid}: shares its fd table "
+                            f"(CLONE_FILES) with task {first[files_id]}, "
+                            "which is not its parent: not supported yet")
 
 
 def _refuse_shared(ctx: DumpContext, field: str, what: str) -> None:

@@ -251,6 +251,14 @@ class RestoreTask:
     # through it: after the fs hook "/proc/self/..." may name nothing.
     proc_self: Any = None
 
+    # fd table shared through CLONE_FILES: table_owner restores it (its
+    # fds and their files), a task with shares_table is forked sharing its
+    # parent's and leaves it alone; files_ready: the pipe (read, write)
+    # on which the parent says its fds are in place.
+    table_owner: bool = False
+    shares_table: bool = False
+    files_ready: Optional[tuple[int, int]] = None
+
     # Tasks this one forks with CLONE_PARENT (a session helper forks the
     # members of its session that are its parent's children).
     parent_kids: list["RestoreTask"] = dataclasses.field(

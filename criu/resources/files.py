@@ -143,6 +143,13 @@ def add_file(ctx: DumpContext, fd_type: int, **kind_entry: Any) -> int:
 
 def dump(ctx: DumpContext, task: DumpTask) -> None:
     state = _state(ctx)
+    tables: set[int] = ctx.registry.setdefault("files.tables", set())
+    if task.ids.files_id in tables:
+        # A table shared with its parent (CLONE_FILES): imaged once.
+        ctx.log.info("task %d: fd table %d shared, imaged already",
+                     task.pid, task.ids.files_id)
+        return
+    tables.add(task.ids.files_id)
     entries = []
     pidfd = npidfd.pidfd_open(task.pid)
     try:
@@ -397,6 +404,10 @@ def restore(ctx: RestoreContext, task: RestoreTask) -> None:
     base, not every fd of the task.
     """
     state = restore_state(ctx)
+    if task.shares_table:
+        # Forked with CLONE_FILES: its parent put the fds in place.
+        ctx.log.info("task %d: fd table shared with its parent", task.pid)
+        return
     if task.ids is None or not task.ids.HasField("files_id"):
         raise RestoreError(f"task {task.pid}: files: no files id in "
                            f"ids-{task.pid}.img or the core image")

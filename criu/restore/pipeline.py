@@ -53,6 +53,7 @@ from criu.restore.procself import ProcSelf
 
 UserRegs = arch.UserRegs
 NR_MUNMAP = arch.syscalls.nr("munmap")
+NR_CLOSE_RANGE = arch.syscalls.nr("close_range")
 NR_RT_SIGRETURN = arch.syscalls.nr("rt_sigreturn")
 SYSCALL_INSN = arch.SYSCALL_INSN
 CRASH_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE,
@@ -201,6 +202,15 @@ def _read_tree(ctx: RestoreContext) -> None:
             raise RestoreError(f"task {pe.pid}: its parent {pe.ppid} is a "
                                "zombie")
         parent.children.append(by_pid[pe.pid])
+        kid = by_pid[pe.pid]
+        if kid.ids is not None and parent.ids is not None and \
+                kid.ids.HasField("files_id") and \
+                kid.ids.files_id == parent.ids.files_id:
+            kid.shares_table = True
+            owner = parent
+            while owner.shares_table:
+                owner = by_pid[owner.ppid]
+            owner.table_owner = True
     _add_helpers(ctx, root, by_pid)
     ctx.tasks = list(root.walk())
     if len([t for t in ctx.tasks if not t.helper]) != len(entries):
@@ -571,6 +581,8 @@ class _Tree:
         if ret != 0:
             raise RestoreError(f"{where}: unmapping the restorer: "
                                f"{os.strerror(-ret)}")
+        if task.table_owner:
+            self._close_leftovers(task, leader, ip)
         finals = []
         for tid in task.threads:
             final = self.at_end[tid].copy()
@@ -581,6 +593,41 @@ class _Tree:
         self.ctx.log.debug("%s: restorer region %#x+%#x unmapped; "
                            "rt_sigreturn at %#x", where, region, length, ip)
         return finals
+
+    def _close_leftovers(self, task: RestoreTask, leader: UserRegs,
+                         ip: int) -> None:
+        """An fd table shared by several tasks: every fd the tree did not
+        have (criu's, left by each task's restore) closed by close_range
+        calls run in its owner, now that every sharer is at its end."""
+        from criu.restore.restorer import target_fds
+        keep = target_fds(self.ctx, task)
+        try:
+            now = sorted(int(n) for n in os.listdir(f"/proc/{task.pid}/fd"))
+        except OSError as e:
+            raise RestoreError(f"task {task.pid}: cannot list its fds: "
+                               f"{e.strerror}") from e
+        runs: list[list[int]] = []
+        for fd in now:
+            if fd in keep:
+                continue
+            if runs and runs[-1][1] + 1 == fd:
+                runs[-1][1] = fd
+            elif runs and not any(runs[-1][1] < k < fd for k in keep):
+                runs[-1][1] = fd            # only free numbers between
+            else:
+                runs.append([fd, fd])
+        for first, last in runs:
+            call = leader.copy()
+            call.set_syscall(NR_CLOSE_RANGE, (first, last, 0), ip)
+            _set_regs(task.pid, call)
+            _step_syscall(task.pid, f"task {task.pid}: closing fds "
+                          f"{first}-{last}")
+            ret = _get_regs(task.pid).syscall_ret
+            if ret != 0:
+                raise RestoreError(f"task {task.pid}: closing fds {first}-"
+                                   f"{last}: {os.strerror(-ret)}")
+        self.ctx.log.debug("task %d: shared fd table: %d runs of criu's fds "
+                           "closed", task.pid, len(runs))
 
     # -- failure and cleanup
     def kill_all(self) -> None:
@@ -638,6 +685,10 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
         early = [k for k in kids if k.sid != task.sid and
                  k.sid == os.getsid(0)]
         for kid in early:
+            if kid.shares_table:
+                raise RestoreError(f"task {kid.pid}: shares its parent's fd "
+                                   "table but stays in the session its "
+                                   "parent leaves: not supported yet")
             _fork_child(ctx, task, kid, blob, modules, chan)
         pstree.enter_session(ctx, task)
         for kid in kids:
@@ -663,10 +714,17 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
         # And the task's own /proc: the fs hook may chroot it away.
         task.proc_self = ProcSelf.open_here(task.service_fds,
                                             f"task {task.pid}")
+        if task.shares_table and task.files_ready is not None:
+            # The parent places the fds of the table both use first.
+            _wait_release(task, task.files_ready[0])
+            os.close(task.files_ready[0])
+            task.service_fds.forget(task.files_ready[0])
         for module in modules:
             step = module.NAME
             ctx.log.debug("task %d: restoring %s", task.pid, module.NAME)
             module.restore(ctx, task)
+            if module.NAME == "files":
+                _tell_table_sharers(task)
         step = "restorer"
         restorer.jump(ctx, task, blob, chan.report_w)
     except CriuError as e:
@@ -685,11 +743,28 @@ def _task_main(ctx: RestoreContext, task: RestoreTask, blob: Blob,
 
 def _shared_with_parent(parent: RestoreTask, kid: RestoreTask) -> int:
     """clone3 flags for what a child shares with its parent: cwd, root
-    and umask (CLONE_FS)."""
+    and umask (CLONE_FS), the fd table (CLONE_FILES: the parent makes a
+    pipe for the child to wait on until the fds are in place)."""
+    flags = 0
     if parent.ids is not None and kid.ids is not None and \
             parent.ids.fs_id == kid.ids.fs_id:
-        return nclone.CLONE_FS
-    return 0
+        flags |= nclone.CLONE_FS
+    if kid.shares_table:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        kid.files_ready = (parent.service_fds.keep(r, "files ready"),
+                           parent.service_fds.keep(w, "files ready"))
+        flags |= nclone.CLONE_FILES
+    return flags
+
+
+def _tell_table_sharers(task: RestoreTask) -> None:
+    """The fds are in place: the children sharing the table may go on."""
+    for kid in task.children:
+        if kid.shares_table and kid.files_ready is not None:
+            w = kid.files_ready[1]
+            os.write(w, b"r")
+            os.close(w)
+            task.service_fds.forget(w)
 
 
 def _wait_release(task: RestoreTask, fd: int) -> None:

@@ -251,7 +251,12 @@ def jump(ctx: RestoreContext, task: RestoreTask, blob: Blob,
     own = own_mappings(proc)
     moves = special_moves(own, mem.specials, where)
     keep = target_fds(ctx, task)
-    close_fds = [fd for fd in proc.fds() if fd not in keep]
+    if task.table_owner or task.shares_table:
+        # Another task of the table may still be restoring with fds of its
+        # own in it: criu closes what is left once all are at their end.
+        close_fds: list[int] = []
+    else:
+        close_fds = [fd for fd in proc.fds() if fd not in keep]
     blob_len = _page_up(blob.size)
     scratch_len = _page_up(sum(m["len"] for m in moves))
     nr_threads = len(task.restorer_args.cpu.threads)
