@@ -9,7 +9,17 @@ it.  Like CRIU, a tree holding locks is refused unless --file-locks says
 the locks are to be dumped (a lock is usually a promise to other programs
 that the restore must keep).  Restore takes every lock again inside its
 task once the fds are in place, without waiting: a lock someone else took
-meanwhile fails the restore with one line.  Leases are refused.
+meanwhile fails the restore with one line.
+
+Leases (F_SETLEASE) are imaged like CRIU's: flag FL_LEASE, type F_RDLCK
+or F_WRLCK, taken again with F_SETLEASE through the same fd by the task
+that holds the description, before its creds are applied (a lease needs
+the file's owner or CAP_LEASE).  F_SETLEASE makes the caller the SIGIO
+owner of the description, so the owner restored before is put back.  A
+lease being broken (fdinfo "BREAKING", CRIU's LEASE_BREAKING bit) is
+refused at dump in one line: CRIU takes the lease and then opens the file
+a conflicting way to start breaking it again, which this implementation
+does not do.
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ FL_OFD = 4
 FL_LEASE = 8
 F_RDLCK = 0
 F_WRLCK = 1
+F_SETLEASE = 1024
+LEASE_BREAKING = 4      # CRIU's bit in .type for a lease being broken
 
 _KINDS = {"POSIX": FL_POSIX, "FLOCK": FL_FLOCK, "OFDLCK": FL_OFD,
           "LEASE": FL_LEASE}
@@ -84,8 +96,11 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
         except ValueError as e:
             raise DumpError(f"{where}: {e}") from e
         for lock in locks:
-            if lock.kind not in ("POSIX", "FLOCK", "OFDLCK") or \
-                    lock.type not in _TYPES:
+            if lock.kind == "LEASE" and lock.mode != "ACTIVE":
+                raise DumpError(f"{where}: holds a lease being broken "
+                                f"({lock.mode}, to {lock.type}): leases "
+                                "being broken are not supported")
+            if lock.kind not in _KINDS or lock.type not in _TYPES:
                 raise DumpError(f"{where}: a {lock.kind} {lock.type} lock "
                                 "is not supported yet")
             if not ctx.opts.file_locks:
@@ -97,7 +112,8 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
                             info.st.st_ino, lock.start, lock.end)
                 pid = lock.pid
             else:
-                # The description's: whoever holds it takes it again.
+                # The description's (flock, OFD locks, leases): whoever
+                # holds it takes it again.
                 key = (lock.kind, file_id, lock.start, lock.end)
                 pid = task.pid
             if key in taken:
@@ -139,10 +155,26 @@ def _take(task: RestoreTask, fle: Any) -> None:
         elif fle.flag & FL_OFD:
             nfiles.set_lock(fle.fd, nfiles.F_OFD_SETLK, fle.type, fle.start,
                             fle.len)
+        elif fle.flag & FL_LEASE:
+            _take_lease(task, fle)
         else:
             raise RestoreError(f"{where}: lock kind {fle.flag:#x} is not "
                                "supported")
     except OSError as e:
+        why = ("the file is open elsewhere in a conflicting way now?"
+               if fle.flag & FL_LEASE else "another process holds it now?")
         raise RestoreError(f"{where}: cannot take its {kind} lock again "
                            f"({os.strerror(e.errno) if e.errno else e}: "
-                           "another process holds it now?)") from e
+                           f"{why})") from e
+
+
+def _take_lease(task: RestoreTask, fle: Any) -> None:
+    """F_SETLEASE through the fd; the SIGIO owner it sets is put back."""
+    where = files.where(task.pid, fle.fd)
+    if fle.type & LEASE_BREAKING or fle.type not in (F_RDLCK, F_WRLCK):
+        raise RestoreError(f"{where}: lease type {fle.type:#x} is not "
+                           "supported (a lease being broken?)")
+    owner = nfiles.get_owner(fle.fd)
+    fcntl.fcntl(fle.fd, F_SETLEASE, fle.type)
+    if owner[1]:
+        nfiles.set_owner(fle.fd, owner[0], owner[1])

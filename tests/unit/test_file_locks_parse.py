@@ -36,3 +36,17 @@ def test_no_locks() -> None:
 def test_short_line_is_an_error() -> None:
     with pytest.raises(ValueError):
         parse_locks("lock:\t1: POSIX ADVISORY\n")
+
+
+def test_lease_lines() -> None:
+    # As Linux 6.18 prints them: a lease held, and one being broken (its
+    # type is then the one it is broken to).
+    text = ("pos:\t0\nflags:\t02100000\n"
+            "lock:\t1: LEASE  ACTIVE    WRITE 28705 fe:00:2146499 0 EOF\n"
+            "lock:\t2: LEASE  ACTIVE    READ 28705 fe:00:2146481 0 EOF\n"
+            "lock:\t3: LEASE  BREAKING  UNLCK 28705 fe:00:2146499 0 EOF\n")
+    assert parse_locks(text) == [
+        LockLine("LEASE", "ACTIVE", "WRITE", 28705, 0, None),
+        LockLine("LEASE", "ACTIVE", "READ", 28705, 0, None),
+        LockLine("LEASE", "BREAKING", "UNLCK", 28705, 0, None),
+    ]
