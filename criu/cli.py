@@ -50,6 +50,8 @@ Dump/restore options:
                          supported yet: refused)
   -j|--shell-job         the tree was started from a shell (uses the
                          caller's terminal)
+  --link-remap           dump a file deleted but still linked elsewhere
+                         through a link_remap.ID link next to its name
   -l|--file-locks        dump the file locks the tree holds (flock,
                          POSIX, OFD); without it such a tree is refused
   --evasive-devices      dump: a device other than /dev/null & co. is
@@ -109,6 +111,7 @@ _FLAGS = {
     "restore-sibling": "restore_sibling", "log-pid": "log_pid",
     "evasive-devices": "evasive_devices", "shell-job": "shell_job",
     "file-locks": "file_locks", "display-stats": "display_stats",
+    "link-remap": "link_remap",
     "extra": "check_all", "experimental": "check_all", "all": "check_all",
     "deprecated": "deprecated", "skip-file-rwx-check": "skip_file_rwx_check",
     "ghost-fiemap": "ghost_fiemap", "allow-uprobes": "allow_uprobes",

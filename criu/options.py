@@ -31,6 +31,7 @@ class Options:
     freeze_cgroup: Optional[str] = None  # --freeze-cgroup DIR (dump)
     shell_job: bool = False             # -j
     file_locks: bool = False            # -l/--file-locks: dump file locks
+    link_remap: bool = False            # --link-remap
     evasive_devices: bool = False       # --evasive-devices: reopen any
     #                                     device by path
     timeout: int = 0                    # --timeout N: dump gives up after

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import os
 
 from compel.native._libc import sys
 
@@ -145,6 +146,16 @@ def set_lock(fd: int, cmd: int, lock_type: int, start: int,
     """Take a byte-range lock without waiting (cmd F_SETLK or
     F_OFD_SETLK); BlockingIOError/PermissionError when another holds it."""
     fcntl.fcntl(fd, cmd, bytes(FLock(lock_type, 0, start, length, 0)))
+
+
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+
+
+def link_fd(fd: int, path: str) -> None:
+    """A new name for the file open at fd, also one deleted under the
+    name it was opened by (linkat AT_EMPTY_PATH: CAP_DAC_READ_SEARCH)."""
+    sys("linkat", fd, b"", AT_FDCWD, os.fsencode(path), AT_EMPTY_PATH)
 
 
 def kcmp(pid1: int, pid2: int, kind: int, idx1: int = 0, idx2: int = 0) -> int:

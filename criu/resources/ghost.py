@@ -26,7 +26,8 @@ from criu.errors import DumpError, RestoreError
 from criu.resources.base import DumpContext, RestoreContext
 
 CHUNK = 1 << 20                 # bytes per chunk entry
-REMAP_GHOST = 1                 # remap_type (CRIU's value)
+REMAP_LINKED = 0                # remap_type values (CRIU's)
+REMAP_GHOST = 1
 # O_TMPFILE (= __O_TMPFILE | O_DIRECTORY) stays in the flags of a file made
 # with it; only creating a new file with it can set it again, which would
 # change the file's name (#INODE), so the name wins and the bits go.
@@ -131,6 +132,45 @@ def _chunks(fd: int, size: int) -> Iterator[tuple[int, bytes]]:
         off = end
 
 
+def dump_linked(ctx: DumpContext, where: str, pid: int, fd: int,
+                file_id: int, path: str, link_id_of: Any) -> None:
+    """--link-remap: a file deleted under the name it was opened by but
+    still linked elsewhere gets one more link, link_remap.ID next to its
+    old name, for restore to open it by (CRIU's linked remap).  The link
+    is removed again if the dump fails; a restore removes it once the
+    tree runs."""
+    from images.pb import remap_file_path_pb2
+    state: _Dumped = ctx.registry.setdefault(_DUMP_KEY, _Dumped())
+    link = os.path.join(os.path.dirname(path), f"link_remap.{file_id}")
+    from compel.native import files as nfiles
+    from compel.native import pidfd as npidfd
+    try:
+        # Through criu's own copy of the fd: a link through /proc/PID/fd
+        # of a file deleted under that name is refused (EXDEV).
+        handle = npidfd.pidfd_open(pid)
+        try:
+            copy = npidfd.pidfd_getfd(handle, fd)
+        finally:
+            os.close(handle)
+        try:
+            nfiles.link_fd(copy, link)
+        finally:
+            os.close(copy)
+    except OSError as e:
+        raise DumpError(f"{where}: {path}: cannot link it as {link} "
+                        f"(--link-remap): {e.strerror}") from e
+
+    def remove_if_failed() -> None:
+        if not ctx.images.exists("inventory.img"):
+            try:
+                os.unlink(link)
+            except FileNotFoundError:
+                pass
+    ctx.on_cleanup(remove_if_failed)
+    state.remaps.append(remap_file_path_pb2.remap_file_path_entry(
+        orig_id=file_id, remap_id=link_id_of(link), remap_type=REMAP_LINKED))
+
+
 def dump_finish(ctx: DumpContext) -> None:
     state = ctx.registry.get(_DUMP_KEY)
     if state is not None and state.remaps:
@@ -150,9 +190,60 @@ def remap_of(ctx: RestoreContext, file_id: int) -> Any:
     return remaps.get(file_id)
 
 
+def open_linked(ctx: RestoreContext, rfe: Any, remap: Any,
+                where: str) -> int:
+    """A file deleted but linked elsewhere, opened through its link_remap
+    link: linked under its old name for the open if that name is free
+    (so the fd shows "NAME (deleted)" as before), unlinked right after."""
+    from criu.resources import files
+    link = files.restore_state(ctx).files.get(remap.remap_id)
+    if link is None or not link.HasField("reg"):
+        raise RestoreError(f"{where}: {rfe.name}: no link-remap entry "
+                           f"{remap.remap_id} in files.img")
+    path = link.reg.name
+    flags = (rfe.flags & ~files.OPEN_ONLY_FLAGS) | os.O_CLOEXEC
+    named = False
+    try:
+        os.link(path, rfe.name)
+        named = True
+    except OSError:
+        pass                        # the old name is taken: the link's
+    try:
+        fd = os.open(rfe.name if named else path, flags)
+        if rfe.pos:
+            os.lseek(fd, rfe.pos, os.SEEK_SET)
+    except OSError as e:
+        raise RestoreError(f"{where}: cannot open {rfe.name} through "
+                           f"{path}: {e.strerror}") from e
+    finally:
+        if named:
+            os.unlink(rfe.name)
+    ctx.registry.setdefault(_RESTORE_KEY + ".links", set()).add(path)
+    return fd
+
+
+def remove_links(ctx: RestoreContext) -> None:
+    """In criu once the tree runs: the link_remap links of the dump."""
+    if not ctx.images.exists("remap-fpath.img"):
+        return
+    from criu.resources import files
+    state = files.restore_state(ctx)
+    for remap in ctx.images.read("remap-fpath.img"):
+        if remap.remap_type != REMAP_LINKED:
+            continue
+        link = state.files.get(remap.remap_id)
+        if link is not None and link.HasField("reg"):
+            try:
+                os.unlink(link.reg.name)
+            except FileNotFoundError:
+                pass
+
+
 def open_ghost(ctx: RestoreContext, rfe: Any, remap: Any, where: str) -> int:
     """A new open file description of the recreated ghost, flags as
     dumped (opened by name, so even O_NOFOLLOW comes back)."""
+    if remap.remap_type == REMAP_LINKED:
+        return open_linked(ctx, rfe, remap, where)
     if remap.remap_type != REMAP_GHOST:
         raise RestoreError(f"{where}: {rfe.name}: remap type "
                            f"{remap.remap_type} is not supported yet")

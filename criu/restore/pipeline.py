@@ -118,6 +118,8 @@ def restore(opts: Options) -> RestoreContext:
         tree.start(root, blob, modules)
         tree.run()
         tree.finish()
+        from criu.resources import ghost
+        ghost.remove_links(ctx)     # --link-remap's links: opened by now
     except BaseException:
         tree.kill_all()
         raise

@@ -384,3 +384,45 @@ def test_other_devices_need_evasive_devices(tmp_path: pathlib.Path) -> None:
             os.kill(v.pid, 9)
     finally:
         v.kill()
+
+
+def test_link_remap(tmp_path: pathlib.Path) -> None:
+    """A file deleted under its name while another link keeps it: refused
+    without --link-remap; with it, a dump that fails later removes its
+    link_remap link again, and a good dump and restore give the task the
+    same file back with no link left."""
+    from criu_testlib import Victim, criu as run_criu, one_line
+    v = Victim(tmp_path, extra=(
+        "import os\n"
+        f"t = os.open({str(tmp_path / 'a')!r}, os.O_RDWR | os.O_CREAT)\n"
+        f"os.link({str(tmp_path / 'a')!r}, {str(tmp_path / 'b')!r})\n"
+        f"os.unlink({str(tmp_path / 'a')!r})\nos.dup2(t, 9)\n"))
+    images = tmp_path / "img"
+    links = lambda: sorted(p.name for p in tmp_path.glob("link_remap.*"))  # noqa: E731
+    try:
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images))
+        assert r.returncode == 1
+        assert "still linked elsewhere" in one_line(r.stderr)
+        assert "--link-remap" in one_line(r.stderr)
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images),
+                     "--link-remap", env={"CRIU_FAULT_INJECT": "images"})
+        assert r.returncode == 1
+        assert links() == []
+        v.assert_running_untraced()
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images),
+                     "--link-remap")
+        assert r.returncode == 0, r.stderr
+        assert len(links()) == 1
+        v.proc.wait(timeout=30)
+        r = run_criu("restore", "-D", str(images), "-d")
+        assert r.returncode == 0, r.stderr
+        try:
+            assert links() == []
+            assert os.readlink(f"/proc/{v.pid}/fd/9") == \
+                f"{tmp_path / 'a'} (deleted)"
+            assert os.stat(f"/proc/{v.pid}/fd/9").st_ino == \
+                os.stat(tmp_path / "b").st_ino
+        finally:
+            os.kill(v.pid, 9)
+    finally:
+        v.kill()

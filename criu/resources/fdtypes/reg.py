@@ -86,6 +86,18 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
                                info.st)
         ghost.dump(ctx, where, task.pid, info.fd, file_id, info.st)
         return file_id
+    if ghost.is_ghost(info.target) and stat.S_ISREG(info.st.st_mode) and \
+            not os.path.exists(info.target):
+        path = ghost.original_path(info.target)
+        if not ctx.opts.link_remap:
+            raise DumpError(f"{where}: {path}: deleted, but still linked "
+                            f"elsewhere ({info.st.st_nlink} links): use "
+                            "--link-remap")
+        file_id = add_reg_file(ctx, path, files.file_flags(info), info.pos,
+                               info.mnt_id, info.st)
+        ghost.dump_linked(ctx, where, task.pid, info.fd, file_id, path,
+                          lambda link: add_reg_file(ctx, link, os.O_RDONLY))
+        return file_id
     check_same_file(where, info)
     _check_device(ctx, where, info)
     return add_reg_file(ctx, info.target, files.file_flags(info), info.pos,
@@ -94,7 +106,7 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
 
 def check_same_file(where: str, info: proc.FdInfo) -> None:
     """The path must still name the open file, or restore would reopen
-    another one (CRIU's link-remap cases are not supported yet)."""
+    another one (a deleted file still linked elsewhere: --link-remap)."""
     try:
         st = os.stat(info.target)
     except OSError as e:
