@@ -174,3 +174,68 @@ def test_http_server(tmp_path: pathlib.Path) -> None:
             pass
         if p.returncode is None:
             p.wait(timeout=30)
+
+
+EPOLL_LOOP = r"""
+import ctypes, os, select, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+tfd = libc.timerfd_create(1, 0o4000)            # CLOCK_MONOTONIC, NONBLOCK
+spec = struct.pack("qqqq", 0, 5_000_000, 0, 5_000_000)   # every 5 ms
+assert libc.timerfd_settime(tfd, 0, spec, None) == 0
+a, b = socket.socketpair()
+ep = select.epoll()
+ep.register(tfd, select.EPOLLIN)
+ep.register(b.fileno(), select.EPOLLIN)
+ticks = got = 0
+while True:
+    for fd, _ in ep.poll():
+        if fd == tfd:
+            ticks += struct.unpack("Q", os.read(tfd, 8))[0]
+            a.send(struct.pack("Q", ticks))
+        else:
+            got = struct.unpack("Q", b.recv(8))[0]
+            tmp = sys.argv[1] + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(str(got))
+            os.rename(tmp, sys.argv[1])
+"""
+
+
+def test_epoll_loop_over_socketpair_and_timerfd(tmp_path: pathlib.Path) -> None:
+    """An event loop: epoll over a timerfd and one end of a unix socket
+    pair, the timer's ticks sent through the pair: after the restore the
+    loop goes on counting from where it was."""
+    import sys
+    counter = tmp_path / "n"
+    p = subprocess.Popen([sys.executable, "-c", EPOLL_LOOP, str(counter)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def count() -> int:
+        try:
+            return int(counter.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+    try:
+        deadline = time.monotonic() + 20
+        while count() < 20:
+            assert p.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        images = tmp_path / "img"
+        r = criu("dump", "-t", str(p.pid), "-D", str(images))
+        assert r.returncode == 0, r.stderr
+        p.wait(timeout=30)
+        before = count()
+        r = criu("restore", "-D", str(images), "-d")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 20
+        while count() < before + 20:
+            assert time.monotonic() < deadline, "the loop does not go on"
+            time.sleep(0.01)
+    finally:
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if p.returncode is None:
+            p.wait(timeout=30)
