@@ -15,13 +15,9 @@ icons as an array of u32 inodes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import socket
 from typing import Any, Optional
-
-from pyroute2.netlink.diag import (UDIAG_SHOW_ICONS, UDIAG_SHOW_NAME,
-                                   UDIAG_SHOW_PEER, UDIAG_SHOW_RQLEN,
-                                   UDIAG_SHOW_VFS, DiagSocket, MarshalDiag,
-                                   unix_diag_msg)
 
 # Socket states as unix sockets use them (include/net/tcp_states.h).
 TCP_ESTABLISHED = 1
@@ -34,32 +30,40 @@ RCV_SHUTDOWN = 1
 SEND_SHUTDOWN = 2
 
 
-class _UnixDiagMsg(unix_diag_msg):
-    """unix_diag_msg with the name as bytes and the icons as inodes.
+@functools.cache
+def _marshal() -> Any:
+    """pyroute2's decoder class for unix_diag, made on first use: importing
+    pyroute2 costs criu about 80 ms, which a tree without sockets should
+    not pay."""
+    from pyroute2.netlink.diag import MarshalDiag, unix_diag_msg
 
-    struct unix_diag_msg {
-        __u8  udiag_family;
-        __u8  udiag_type;
-        __u8  udiag_state;
-        __u8  pad;
-        __u32 udiag_ino;
-        __u32 udiag_cookie[2];
-    };
-    """
+    class _UnixDiagMsg(unix_diag_msg):
+        """unix_diag_msg with the name as bytes and the icons as inodes.
 
-    nla_map = (
-        ("UNIX_DIAG_NAME", "cdata"),
-        ("UNIX_DIAG_VFS", "unix_diag_vfs"),
-        ("UNIX_DIAG_PEER", "uint32"),
-        ("UNIX_DIAG_ICONS", "array(uint32)"),
-        ("UNIX_DIAG_RQLEN", "unix_diag_rqlen"),
-        ("UNIX_DIAG_MEMINFO", "hex"),
-        ("UNIX_DIAG_SHUTDOWN", "uint8"),
-    )
+        struct unix_diag_msg {
+            __u8  udiag_family;
+            __u8  udiag_type;
+            __u8  udiag_state;
+            __u8  pad;
+            __u32 udiag_ino;
+            __u32 udiag_cookie[2];
+        };
+        """
 
+        nla_map = (
+            ("UNIX_DIAG_NAME", "cdata"),
+            ("UNIX_DIAG_VFS", "unix_diag_vfs"),
+            ("UNIX_DIAG_PEER", "uint32"),
+            ("UNIX_DIAG_ICONS", "array(uint32)"),
+            ("UNIX_DIAG_RQLEN", "unix_diag_rqlen"),
+            ("UNIX_DIAG_MEMINFO", "hex"),
+            ("UNIX_DIAG_SHUTDOWN", "uint8"),
+        )
 
-class _Marshal(MarshalDiag):
-    msg_map = {socket.AF_UNIX: _UnixDiagMsg}
+    class _Marshal(MarshalDiag):
+        msg_map = {socket.AF_UNIX: _UnixDiagMsg}
+
+    return _Marshal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,10 +113,13 @@ def _decode(msg: Any) -> UnixSock:
 def sockets() -> dict[int, UnixSock]:
     """Every unix socket of criu's network namespace, by inode (OSError if
     sock_diag fails)."""
+    from pyroute2.netlink.diag import (UDIAG_SHOW_ICONS, UDIAG_SHOW_NAME,
+                                       UDIAG_SHOW_PEER, UDIAG_SHOW_RQLEN,
+                                       UDIAG_SHOW_VFS, DiagSocket)
     show = (UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
             UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN)
     with DiagSocket() as ds:
-        ds.set_marshal(_Marshal())
+        ds.set_marshal(_marshal()())
         ds.bind()
         msgs = ds.get_sock_stats(family=socket.AF_UNIX, show=show)
     out = {}
