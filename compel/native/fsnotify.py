@@ -6,6 +6,10 @@ back into an open file on any mount of that filesystem.  The watch
 descriptor (wd) a program got must come back the same:
 INOTIFY_IOC_SETNEXTWD (CONFIG_CHECKPOINT_RESTORE) sets the number the next
 inotify_add_watch hands out.
+
+fanotify groups (fanotify_init, CAP_SYS_ADMIN) hold marks on inodes,
+mounts or filesystems (fanotify_mark), each with an event mask and an
+ignored mask; /proc/PID/fdinfo shows them too, inode marks with a handle.
 """
 
 from __future__ import annotations
@@ -131,3 +135,64 @@ def open_by_handle_at(mount_fd: int, handle_type: int, handle: bytes,
     fh = FileHandle(handle_bytes=len(handle), handle_type=handle_type)
     ctypes.memmove(fh.f_handle, handle, len(handle))
     return sys("open_by_handle_at", mount_fd, ctypes.byref(fh), flags)
+
+
+# fanotify_init flags (FAN_CLASS_* are values of the 0xc bits).
+FAN_CLOEXEC = 0x1
+FAN_NONBLOCK = 0x2
+FAN_CLASS_NOTIF = 0x0
+FAN_CLASS_CONTENT = 0x4
+FAN_CLASS_PRE_CONTENT = 0x8
+FAN_UNLIMITED_QUEUE = 0x10
+FAN_UNLIMITED_MARKS = 0x20
+FAN_REPORT_FID = 0x200
+
+# fanotify events (mark and ignored masks).
+FAN_ACCESS = 0x1
+FAN_MODIFY = 0x2
+FAN_ATTRIB = 0x4
+FAN_CLOSE_WRITE = 0x8
+FAN_CLOSE_NOWRITE = 0x10
+FAN_OPEN = 0x20
+FAN_OPEN_EXEC = 0x1000
+FAN_OPEN_PERM = 0x10000
+FAN_ACCESS_PERM = 0x20000
+FAN_OPEN_EXEC_PERM = 0x40000
+FAN_PRE_ACCESS = 0x100000
+FAN_ONDIR = 0x40000000
+FAN_EVENT_ON_CHILD = 0x08000000
+# events a listener must answer (FAN_ALLOW/FAN_DENY) before they go on
+FAN_PERM_EVENTS = (FAN_OPEN_PERM | FAN_ACCESS_PERM | FAN_OPEN_EXEC_PERM
+                   | FAN_PRE_ACCESS)
+
+# fanotify_mark flags.
+FAN_MARK_ADD = 0x1
+FAN_MARK_REMOVE = 0x2
+FAN_MARK_DONT_FOLLOW = 0x4
+FAN_MARK_ONLYDIR = 0x8
+FAN_MARK_MOUNT = 0x10
+FAN_MARK_IGNORED_MASK = 0x20
+FAN_MARK_IGNORED_SURV_MODIFY = 0x40
+FAN_MARK_FLUSH = 0x80
+FAN_MARK_FILESYSTEM = 0x100
+FAN_MARK_EVICTABLE = 0x200
+FAN_MARK_IGNORE = 0x400
+FAN_MARK_MNTNS = 0x110
+
+AT_FDCWD = -100
+
+
+def fanotify_init(flags: int, event_f_flags: int) -> int:
+    """A new fanotify group's fd (CAP_SYS_ADMIN; EPERM without)."""
+    return sys("fanotify_init", flags & 0xFFFFFFFF, event_f_flags & 0xFFFFFFFF)
+
+
+def fanotify_mark(fd: int, flags: int, mask: int, dirfd: int = AT_FDCWD,
+                  path: str | bytes | None = None) -> None:
+    """Add, remove or flush marks of group fd: on path (relative to dirfd;
+    None: dirfd itself) or on its mount/filesystem by flags.  64-bit
+    arches only (the mask is one register)."""
+    raw = None if path is None else ctypes.c_char_p(os.fsencode(path))
+    sys("fanotify_mark", fd, flags & 0xFFFFFFFF, mask & 0xFFFFFFFFFFFFFFFF,
+        dirfd, raw)
+

@@ -87,6 +87,7 @@ KINDS: tuple[str, ...] = (
                                     #   --shell-job terminal (+ tty-info.img)
     "criu.resources.fdtypes.epoll",  # EVENTPOLL: targets in post_open
     "criu.resources.fdtypes.inotify",  # INOTIFY: watches by file handle
+    "criu.resources.fdtypes.fanotify",  # FANOTIFY: inode and mount marks
     "criu.resources.fdtypes.eventfd",  # EVENTFD: counter, semaphore mode
     "criu.resources.fdtypes.signalfd",  # SIGNALFD: signal mask
     "criu.resources.fdtypes.timerfd",  # TIMERFD: clock, time left, ticks
