@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .image import load
+from .pagemap import nr_pages_of_dict
 
 PAGE_SHIFT = 12
 
@@ -211,7 +212,7 @@ def explore_rss(path: str, out: TextIO) -> None:
         vi = 0
         last_shown = -1
         for pm in pagemaps:
-            vaddr, nr = pm["vaddr"], pm["nr_pages"]
+            vaddr, nr = pm["vaddr"], nr_pages_of_dict(pm)
             head = "\t%x / %-8d" % (vaddr, nr)
             while vi < len(vmas) and vmas[vi]["end"] <= vaddr:
                 vi += 1

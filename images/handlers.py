@@ -425,6 +425,7 @@ _TYPES = [
     _t("BPFMAP_FILE", "bpfmap_file_pb2", "bpfmap_file_entry"),
     _t("BPFMAP_DATA", "bpfmap_data_pb2", "bpfmap_data_entry", SizedBlob("keys_bytes", "values_bytes")),
     _t("APPARMOR", "apparmor_pb2", "apparmor_entry"),
+    _t("PIDFD", "pidfd_pb2", "pidfd_entry"),
     _t("BINFMT_MISC", "binfmt_misc_pb2", "binfmt_misc_entry"),
     _t("SIGNAL", "siginfo_pb2", "siginfo_entry"),
 ]

@@ -84,6 +84,7 @@ BY_NAME: dict[str, int] = {
     "BPFMAP_FILE": 0x57506142,
     "BPFMAP_DATA": 0x64324033,
     "APPARMOR": 0x59423047,
+    "PIDFD": 0x54435556,
     # Service files: IMG_SERVICE first magic.
     "STATS": 0x57093306,
     "IRMAP_CACHE": 0x57004059,
@@ -92,6 +93,29 @@ BY_NAME: dict[str, int] = {
 }
 
 BY_VALUE: dict[int, str] = {value: name for name, value in BY_NAME.items()}
+
+# Names magic.h defines as another magic's value: image kinds that share a
+# format (and so a magic) with another, and the raw images, whose "magic"
+# is RAW_IMAGE (no header). Not in BY_NAME, so BY_VALUE stays one-to-one.
+ALIASES: dict[str, str] = {
+    "SHMEM_PAGEMAP": "PAGEMAP",
+    "PAGES": "RAW_IMAGE",
+    "PSIGNAL": "SIGNAL",
+    "IFADDR": "RAW_IMAGE",
+    "ROUTE": "RAW_IMAGE",
+    "ROUTE6": "RAW_IMAGE",
+    "RULE": "RAW_IMAGE",
+    "TMPFS_IMG": "RAW_IMAGE",
+    "TMPFS_DEV": "RAW_IMAGE",
+    "IPTABLES": "RAW_IMAGE",
+    "IP6TABLES": "RAW_IMAGE",
+    "NFTABLES": "RAW_IMAGE",
+    "NETNF_CT": "RAW_IMAGE",
+    "NETNF_EXP": "RAW_IMAGE",
+    "PAGES_OLD": "PAGEMAP",
+    "SHM_PAGES_OLD": "PAGEMAP",
+    "BINFMT_MISC_OLD": "BINFMT_MISC",
+}
 
 SERVICE_IMAGES = frozenset({"STATS", "IRMAP_CACHE"})
 

@@ -129,10 +129,11 @@ def main() -> int:
         write_image(f"{d}/pagemap-{pid}.img", "PAGEMAP", [
             pagemap_pb2.pagemap_head(pages_id=pid),
             # Spans two VMAs; then two entries in one VMA (crit x rss shows "~").
-            pagemap_pb2.pagemap_entry(vaddr=base, nr_pages=3, flags=4),
-            pagemap_pb2.pagemap_entry(vaddr=0x1000000, nr_pages=3, flags=4),
-            pagemap_pb2.pagemap_entry(vaddr=0x1010000, nr_pages=2, flags=5, in_parent=True),
-            pagemap_pb2.pagemap_entry(vaddr=0x7FFC0001F000, nr_pages=2, flags=4),
+            # The count only in field 2, as CRIU before 4.x wrote it.
+            pagemap_pb2.pagemap_entry(vaddr=base, compat_nr_pages=3, flags=4),
+            pagemap_pb2.pagemap_entry(vaddr=0x1000000, compat_nr_pages=3, flags=4),
+            pagemap_pb2.pagemap_entry(vaddr=0x1010000, compat_nr_pages=2, flags=5, in_parent=True),
+            pagemap_pb2.pagemap_entry(vaddr=0x7FFC0001F000, compat_nr_pages=2, flags=4),
         ])
     write_image(f"{d}/pipes-data.img", "PIPES_DATA", [
         (pipe_data_pb2.pipe_data_entry(pipe_id=PIPE_ID, bytes=70, size=65536),
@@ -144,7 +145,12 @@ def main() -> int:
     for img in sorted(OUT.glob("*.img")):
         for cmd, suffix in ((["decode", "-i", str(img)], ".json"), (["show", str(img)], ".pretty.json")):
             done = subprocess.run([CRIU_CRIT, *cmd], capture_output=True, check=True)
-            img.with_name(img.name + suffix).write_bytes(done.stdout)
+            out = done.stdout
+            if img.name.startswith("pagemap-"):
+                # CRIU 4.x's schema names field 2 compat_nr_pages; crit 3.17
+                # says nr_pages. Same bytes: keep CRIU 4.2's name.
+                out = out.replace(b'"nr_pages"', b'"compat_nr_pages"')
+            img.with_name(img.name + suffix).write_bytes(out)
     for what in ("ps", "fds", "mems", "rss"):
         done = subprocess.run([CRIU_CRIT, "x", d, what], capture_output=True, check=True)
         (OUT / f"x-{what}.txt").write_bytes(done.stdout)

@@ -43,6 +43,10 @@ def from_status(pid: int, status: dict[str, str]) -> Any:
             cap_bnd=_cap_words(status["CapBnd"]))
         if "CapAmb" in status:
             entry.cap_amb.extend(_cap_words(status["CapAmb"]))
+        # CRIU 4.x keeps the thread's NoNewPrivs here (set only when on);
+        # thread_core_entry.no_new_privs says the same for our restore.
+        if status.get("NoNewPrivs", "0").strip() == "1":
+            entry.no_new_privs = 1
     except (KeyError, ValueError) as e:
         raise DumpError(f"task {pid}: creds: cannot parse /proc/{pid}/status:"
                         f" {e}") from e

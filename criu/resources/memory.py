@@ -26,6 +26,7 @@ from compel.native import pagemap as npagemap
 from compel.native import uapi
 from criu.errors import DumpError, RestoreError
 from criu.mem import vmas as vm
+from images.pagemap import new_entry as pm_entry, nr_pages as pm_nr_pages
 from criu.resources.base import (DumpContext, DumpTask, RestoreContext,
                                  RestoreTask)
 
@@ -172,8 +173,7 @@ def dump(ctx: DumpContext, task: DumpTask) -> None:
     ctx.stats.pages_zero += _count_zero_pages(pid, vmas)
     ctx.images.write(f"pagemap-{pid}.img",
                      [pagemap_pb2.pagemap_head(pages_id=pages_id)] +
-                     [pagemap_pb2.pagemap_entry(vaddr=s, nr_pages=n,
-                                                flags=PE_PRESENT)
+                     [pm_entry(s, n, flags=PE_PRESENT)
                       for s, n in runs])
     ctx.images.write(f"mm-{pid}.img", [mm])
 
@@ -222,8 +222,7 @@ def _dump_shmem(ctx: DumpContext, task: DumpTask, v: vm.Vma) -> None:
     ctx.stats.pages_written += written
     ctx.images.write(f"pagemap-shmem-{v.inode}.img",
                      [pagemap_pb2.pagemap_head(pages_id=pages_id)] +
-                     [pagemap_pb2.pagemap_entry(vaddr=s, nr_pages=n,
-                                                flags=PE_PRESENT)
+                     [pm_entry(s, n, flags=PE_PRESENT)
                       for s, n in runs], magic="PAGEMAP")
     ctx.log.info("%s: shmem %d, %d pages", where, v.inode, written)
 
@@ -402,8 +401,8 @@ def load_plan(ctx: RestoreContext,
         if e.in_parent:
             raise RestoreError(f"task {pid}: memory: pages in a parent image "
                                "are not supported yet")
-        runs.append((e.vaddr, e.nr_pages * PAGE_SIZE, off))
-        off += e.nr_pages * PAGE_SIZE
+        runs.append((e.vaddr, pm_nr_pages(e) * PAGE_SIZE, off))
+        off += pm_nr_pages(e) * PAGE_SIZE
     return mm, runs, head.pages_id
 
 
@@ -533,7 +532,7 @@ def _fill_shmem(ctx: RestoreContext, shmid: int, area: Any,
     try:
         off = 0
         for e in entries[1:]:
-            n = e.nr_pages * PAGE_SIZE
+            n = pm_nr_pages(e) * PAGE_SIZE
             if e.vaddr + n > len(area):
                 raise RestoreError(f"{where}: {name}: pages at "
                                    f"{e.vaddr:#x} beyond its size")

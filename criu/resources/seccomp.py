@@ -180,8 +180,12 @@ class ThreadSeccomp:
 def plan_thread(tcore: Any, filters: list[Any] | None) -> ThreadSeccomp:
     """What the restorer does for one thread (thread_core_entry)."""
     mode = tcore.seccomp_mode if tcore.HasField("seccomp_mode") else 0
-    nnp = bool(tcore.no_new_privs) if tcore.HasField("no_new_privs") \
-        else False
+    if tcore.HasField("no_new_privs"):
+        nnp = bool(tcore.no_new_privs)
+    else:
+        # Images of CRIU 4.x: only creds_entry.no_new_privs says it.
+        nnp = (tcore.HasField("creds")
+               and bool(tcore.creds.no_new_privs))
     chain: list[tuple[bytes, int]] = []
     if mode == SECCOMP_MODE_FILTER:
         last = tcore.seccomp_filter if tcore.HasField("seccomp_filter") \

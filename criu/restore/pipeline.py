@@ -50,6 +50,7 @@ from criu.options import Options
 from criu.resources.base import RestoreContext, RestoreTask, ServiceFds
 from criu.restore import restorer
 from criu.restore.procself import ProcSelf
+from images.pagemap import nr_pages as pm_nr_pages
 
 UserRegs = arch.UserRegs
 NR_MUNMAP = arch.syscalls.nr("munmap")
@@ -129,7 +130,7 @@ def restore(opts: Options) -> RestoreContext:
     ctx.stats.restore_time = time.monotonic() - started
     ctx.stats.forking_time = tree.forking_time
     ctx.stats.pages_restored = sum(
-        e.nr_pages for t in ctx.tasks if t.alive
+        pm_nr_pages(e) for t in ctx.tasks if t.alive
         for e in ctx.images.read(f"pagemap-{t.pid}.img")[1:])
     logger.info("Restore finished successfully. Tasks resumed.")
     if opts.pidfile:

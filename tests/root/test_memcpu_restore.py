@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Iterator
 
+from images.pagemap import nr_pages as pm_nr_pages
+
 import pytest
 
 from compel.native import prctl as nprctl
@@ -355,12 +357,12 @@ def test_only_written_pages_are_imaged(victim_exe: pathlib.Path,
             entries = d.read(f"pagemap-{pid}.img")[1:]
         imaged = set()
         for e in entries:
-            for i in range(e.nr_pages):
+            for i in range(pm_nr_pages(e)):
                 addr = e.vaddr + i * PAGE
                 if sparse <= addr < sparse + 256 * PAGE:
                     imaged.add((addr - sparse) // PAGE)
         assert imaged == set(range(0, 256, 17))
-        total = sum(e.nr_pages for e in entries) * PAGE
+        total = sum(pm_nr_pages(e) for e in entries) * PAGE
         assert (images / "pages-1.img").stat().st_size == total
 
 
@@ -394,7 +396,7 @@ def test_vdso_of_another_kernel_is_refused(victim_exe: pathlib.Path,
         for e in entries:
             if e.vaddr == vdso.start:
                 break
-            off += e.nr_pages * PAGE
+            off += pm_nr_pages(e) * PAGE
         else:
             pytest.fail("the vdso pages are not in the image")
         with open(images / "pages-1.img", "r+b") as f:

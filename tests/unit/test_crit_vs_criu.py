@@ -16,7 +16,7 @@ from images import ImageWriter
 
 import images_testlib as lib
 
-TYPES = ["CORE", "MM", "PAGEMAP", "FILES", "INETSK", "TCP_STREAM", "IPCNS_MSG", "IPCNS_SEM",
+TYPES = ["CORE", "MM", "FILES", "INETSK", "TCP_STREAM", "IPCNS_MSG", "IPCNS_SEM",
          "GHOST_FILE", "SK_QUEUES"]
 
 pytestmark = pytest.mark.skipif(lib.criu_crit_missing() is not None, reason=lib.criu_crit_missing() or "")

@@ -28,7 +28,7 @@ from images.handlers import HANDLERS
 import images_testlib as lib
 
 ALL_TYPES = sorted(HANDLERS)
-CROSS_TYPES = sorted(set(HANDLERS) - lib.UNKNOWN_TO_CRIU317)
+CROSS_TYPES = sorted(set(HANDLERS) - lib.UNKNOWN_TO_CRIU317 - lib.RENAMED_SINCE_CRIU317)
 
 # CRIU 3.17's encoder calls base64.decodebytes() on a str for these (a
 # Python 3 bug in its ipc_shm and bpfmap-data handlers): it cannot encode them.

@@ -49,13 +49,13 @@ def test_stream_api(tmp_path):
 def test_writer_refuses_wrong_messages():
     w = ImageWriter(io.BytesIO(), "PAGEMAP", "pm.img")
     with pytest.raises(BadJson, match="needs a pagemap_head here"):
-        w.write(pagemap_pb2.pagemap_entry(vaddr=0, nr_pages=1))
+        w.write(pagemap_pb2.pagemap_entry(vaddr=0, compat_nr_pages=1))
     w.write(pagemap_pb2.pagemap_head(pages_id=1))
-    w.write(pagemap_pb2.pagemap_entry(vaddr=0, nr_pages=1))
-    with pytest.raises(BadJson, match="misses required fields: nr_pages"):
+    w.write(pagemap_pb2.pagemap_entry(vaddr=0, compat_nr_pages=1))
+    with pytest.raises(BadJson, match="misses required fields: compat_nr_pages"):
         w.write(pagemap_pb2.pagemap_entry(vaddr=0))
     with pytest.raises(BadJson, match="carries no payload"):
-        w.write(pagemap_pb2.pagemap_entry(vaddr=0, nr_pages=1), b"x")
+        w.write(pagemap_pb2.pagemap_entry(vaddr=0, compat_nr_pages=1), b"x")
 
 
 def test_unchunked_ghost_file_takes_no_more_entries():

@@ -154,6 +154,14 @@ def ours() -> dict:
     return json.loads(json.dumps(describe_modules(modules)))
 
 
+# Fields CRIU 4.x renamed (same number, type and label): 3.17's
+# (message, name) -> the name CRIU 4.x and ours give it. The 3.17 facts are
+# checked against the renamed field.
+RENAMED_AFTER_317 = {
+    ("pagemap_entry", "nr_pages"): "compat_nr_pages",
+}
+
+
 def _differences(theirs: dict, mine: dict, proto_file: str) -> list[str]:
     """Every 3.17 fact of proto_file that ours lacks or states otherwise."""
     problems: list[str] = []
@@ -168,7 +176,8 @@ def _differences(theirs: dict, mine: dict, proto_file: str) -> list[str]:
             problems.append(f"message {name}: in {our_msg['file']}, "
                             f"not {proto_file}")
         for fname, facts in sorted(msg["fields"].items()):
-            our_facts = our_msg["fields"].get(fname)
+            our_facts = our_msg["fields"].get(
+                RENAMED_AFTER_317.get((name, fname), fname))
             if our_facts is None:
                 problems.append(f"{name}.{fname}: missing")
                 continue
@@ -250,8 +259,9 @@ def test_comparison_detects_a_changed_fact(criu317, ours):
 # Fields CRIU added after 3.17, as CRIU's current schemas number them (read
 # from CRIU's and go-criu's published schemas). Debian's pycriu cannot vouch
 # for these, so they are pinned here: (message, field) -> (number, type,
-# label). pagemap_entry's field 5 is "nr_pages" in CRIU 4.2+; ours keeps
-# 3.17's name for field 2 and calls field 5 nr_pages64.
+# label). CRIU 4.x renamed pagemap_entry's field 2 (3.17's nr_pages) to
+# compat_nr_pages and put nr_pages in field 5; ours follows CRIU 4.x (see
+# RENAMED_AFTER_317 and tests/unit/test_proto_criu42.py).
 NEWER_CRIU_FIELDS = {
     ("task_core_entry", "stop_signo"): (21, "uint32", "optional"),
     ("task_core_entry", "membarrier_registration_mask"):
@@ -264,7 +274,10 @@ NEWER_CRIU_FIELDS = {
     ("inventory_entry", "allow_uprobes"): (14, "bool", "optional"),
     ("plugins_entry", "plugins"): (12, "string", "repeated"),
     ("cg_controller_entry", "is_threaded"): (3, "bool", "optional"),
-    ("pagemap_entry", "nr_pages64"): (5, "uint64", "optional"),
+    ("pagemap_entry", "nr_pages"): (5, "uint64", "optional"),
+    ("pagemap_entry", "compat_nr_pages"): (2, "uint32", "required"),
+    ("creds_entry", "no_new_privs"): (18, "uint32", "optional"),
+    ("creds_entry", "cap_amb"): (19, "uint32", "repeated"),
     ("thread_info_riscv64", "gpregs"): (3, "message", "required"),
     ("thread_info_loongarch64", "fpregs"): (4, "message", "required"),
 }

@@ -39,6 +39,7 @@ from criu.dump import proc
 from criu.errors import DumpError, RestoreError
 from criu.resources import files
 from criu.resources.base import DumpContext, DumpTask, RestoreContext, RestoreTask
+from images.pagemap import new_entry as pm_entry, nr_pages as pm_nr_pages
 
 FD_TYPE = 18                        # fd_types.MEMFD
 PREFIX = "/memfd:"
@@ -183,9 +184,7 @@ def _dump_contents(ctx: DumpContext, fd: int, shmid: int, size: int,
     ctx.stats.pages_written += pages
     ctx.images.write(f"pagemap-shmem-{shmid}.img",
                      [pagemap_pb2.pagemap_head(pages_id=pages_id)] +
-                     [pagemap_pb2.pagemap_entry(vaddr=off,
-                                                nr_pages=n // PAGE_SIZE,
-                                                flags=PE_PRESENT)
+                     [pm_entry(off, n // PAGE_SIZE, flags=PE_PRESENT)
                       for off, n in runs], magic="PAGEMAP")
     return pages
 
@@ -315,7 +314,7 @@ def _fill(ctx: RestoreContext, fd: int, mie: Any, what: str) -> None:
     try:
         off = 0
         for e in entries[1:]:
-            n = e.nr_pages * PAGE_SIZE
+            n = pm_nr_pages(e) * PAGE_SIZE
             os.lseek(fd, e.vaddr, os.SEEK_SET)
             if _send(fd, pages, off, n) != n:
                 raise RestoreError(f"{what}: pages image too short "
