@@ -43,7 +43,7 @@ def _refused(v: Victim, images: pathlib.Path, reason: str) -> str:
     # one the victim's counter loop reuses, or the socket is closed).
     ("import socket\n"
      "nl_sk = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\n",
-     "this kind of file is not supported yet"),
+     "AF_NETLINK sockets are not supported yet"),
 ])
 def test_refused(extra: str, reason: str, tmp_path: pathlib.Path,
                  monkeypatch: pytest.MonkeyPatch) -> None:
