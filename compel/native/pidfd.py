@@ -26,6 +26,17 @@ def pidfd_getfd(pidfd: int, targetfd: int) -> int:
     return sys("pidfd_getfd", pidfd, targetfd, 0)
 
 
+def fd_of(pid: int, fd: int) -> int:
+    """Our own fd of the open file description at fd of process pid
+    (pidfd_open, then pidfd_getfd): what criu reads a task's socket,
+    timer or terminal state through."""
+    handle = pidfd_open(pid)
+    try:
+        return pidfd_getfd(handle, fd)
+    finally:
+        os.close(handle)
+
+
 def tgkill(tgid: int, tid: int, sig: int) -> None:
     sys("tgkill", tgid, tid, sig)
 

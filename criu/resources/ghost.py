@@ -147,11 +147,7 @@ def dump_linked(ctx: DumpContext, where: str, pid: int, fd: int,
     try:
         # Through criu's own copy of the fd: a link through /proc/PID/fd
         # of a file deleted under that name is refused (EXDEV).
-        handle = npidfd.pidfd_open(pid)
-        try:
-            copy = npidfd.pidfd_getfd(handle, fd)
-        finally:
-            os.close(handle)
+        copy = npidfd.fd_of(pid, fd)
         try:
             nfiles.link_fd(copy, link)
         finally:

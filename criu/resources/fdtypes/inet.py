@@ -82,11 +82,7 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     from images.pb import sk_inet_pb2
     where = f"{files.where(task.pid, info.fd)}: {info.target}"
     try:
-        pidfd = npidfd.pidfd_open(task.pid)
-        try:
-            copy = npidfd.pidfd_getfd(pidfd, info.fd)
-        finally:
-            os.close(pidfd)
+        copy = npidfd.fd_of(task.pid, info.fd)
     except OSError as e:
         raise DumpError(f"{where}: cannot get the socket: {e.strerror}") \
             from e

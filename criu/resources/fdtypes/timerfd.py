@@ -143,11 +143,7 @@ def _read_fdinfo(pid: int, fd: int) -> TimerfdInfo:
 def _settled(pid: int, fd: int, ti: TimerfdInfo) -> TimerfdInfo:
     if not ti.expired_unarmed():
         return ti
-    pidfd = npidfd.pidfd_open(pid)
-    try:
-        copy = npidfd.pidfd_getfd(pidfd, fd)
-    finally:
-        os.close(pidfd)
+    copy = npidfd.fd_of(pid, fd)
 
     def gettime() -> int:
         return fdkinds.timerfd_gettime(copy)[0]

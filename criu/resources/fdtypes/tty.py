@@ -221,11 +221,7 @@ def _dump_pty(ctx: DumpContext, state: _DumpState, task: DumpTask,
 def _fd_copy(pid: int, fd: int, where: str, target: str) -> int:
     """criu's own fd of the task's open file description."""
     try:
-        pidfd = npidfd.pidfd_open(pid)
-        try:
-            return npidfd.pidfd_getfd(pidfd, fd)
-        finally:
-            os.close(pidfd)
+        return npidfd.fd_of(pid, fd)
     except OSError as e:
         raise DumpError(f"{where}: {target}: cannot get a copy of it: "
                         f"{e.strerror}") from e

@@ -225,11 +225,7 @@ def _peer(st: _DumpState, sk: UnixSock, where: str) -> int:
 def _own_copy(pid: int, fd: int, where: str) -> int:
     """criu's own fd of the task's socket."""
     try:
-        pidfd = npidfd.pidfd_open(pid)
-        try:
-            return npidfd.pidfd_getfd(pidfd, fd)
-        finally:
-            os.close(pidfd)
+        return npidfd.fd_of(pid, fd)
     except OSError as e:
         raise DumpError(f"{where}: cannot get the socket: {e.strerror}") \
             from e
