@@ -131,10 +131,14 @@ def _dump(opts: Options) -> DumpContext:
 
 
 def _warm_up_images() -> None:
-    """Import the image schemas and the images library writers use."""
+    """Import the image schemas, the images library writers use and the
+    fd kinds (the files resource would import them on its first fd, while
+    the tree is frozen)."""
     import images.image  # noqa: F401
     from images import pb
+    from criu.resources import fdtypes
     pb.load_all()
+    fdtypes.load()
 
 
 def _forget_previous_dump(images: ImageDir) -> None:

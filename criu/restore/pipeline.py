@@ -102,6 +102,8 @@ def restore(opts: Options) -> RestoreContext:
     # inherit them (a tree of 64 spent most of its restore importing).
     from images import pb
     pb.load_all()
+    from criu.resources import fdtypes
+    fdtypes.load()                  # and the fd kinds, once, here
     started = time.monotonic()
     root = ctx.tasks[0]
     ctx.log.info("Restoring %d task(s), root %d", len(ctx.tasks), root.pid)
