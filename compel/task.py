@@ -287,7 +287,15 @@ class Task:
                         tid: int) -> int:
         regs = self.saved[tid].regs.copy()
         regs.set_syscall(number, tuple(args), self.syscall_ip())
-        result = self.run_regs(regs, tid=tid)
+        try:
+            result = self.run_regs(regs, tid=tid)
+        finally:
+            # The thread's own registers and mask back at once, not only at
+            # detach: if the host dies now (SIGKILL), the kernel lets the
+            # thread go on from here, and it must not go on from our
+            # made-up registers.
+            if not self._detached and tid in self.threads:
+                self._put_back(tid, self.saved[tid])
         return result.syscall_ret
 
     def remote_syscall_checked(self, nr: int | str, *args: int,
