@@ -57,6 +57,9 @@ Dump/restore options:
   --evasive-devices      dump: a device other than /dev/null & co. is
                          reopened by its path at restore
   --pidfile FILE         write the restored root's PID to FILE
+  --action-script CMD    run CMD (sh -c) at pre-dump, post-dump,
+                         pre-restore, post-restore, pre-resume,
+                         post-resume ($CRTOOLS_SCRIPT_ACTION)
   --inherit-fd fd[N]:KEY restore: criu's fd N stands for the dumped file
                          KEY (pipe:[INODE] or a file path), e.g. the other
                          end of a pipe that stayed outside the tree
@@ -135,7 +138,8 @@ _VALUES: dict[str, tuple[str, Callable[[str], object]]] = {
                                        ("iptables", "nftables", "skip"))),
     "cpu-cap": ("cpu_cap", lambda v: _cpu_cap(v)),
 }
-_LISTS = {"inherit-fd": "inherit_fds", "feature": "features"}
+_LISTS = {"inherit-fd": "inherit_fds", "feature": "features",
+          "action-script": "action_scripts"}
 # Read before parsing (config files) or handled on their own.
 _SPECIAL = {"config", "no-default-config", "verbosity"}
 

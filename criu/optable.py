@@ -73,7 +73,7 @@ TABLE: tuple[Opt, ...] = (
     Opt("evasive-devices", negatable=True),
     Opt("pidfile", arg=REQUIRED),
     Opt("veth-pair", arg=REQUIRED, missing=_todo("network namespaces")),
-    Opt("action-script", arg=REQUIRED, missing=_todo("action scripts")),
+    Opt("action-script", arg=REQUIRED),
     Opt("link-remap", negatable=True),
     Opt("shell-job", "j", negatable=True),
     Opt("file-locks", "l", negatable=True),

@@ -47,6 +47,8 @@ class Options:
     allow_uprobes: bool = False         # --allow-uprobes
     display_stats: bool = False         # --display-stats
     ghost_limit: int = 1 << 20          # --ghost-limit: largest unlinked file
+    action_scripts: list[str] = dataclasses.field(default_factory=list)
+    #                                   --action-script CMD (repeatable)
     inherit_fds: list[str] = dataclasses.field(default_factory=list)
     #                                   --inherit-fd fd[N]:KEY (restore)
     features: list[str] = dataclasses.field(default_factory=list)  # check

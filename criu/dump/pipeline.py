@@ -17,7 +17,7 @@ import traceback
 from typing import Any
 
 from criu import log as criu_log
-from criu import resources, stats
+from criu import action_scripts, resources, stats
 from criu.progress import Progress
 from criu.dump import ids, tree
 from criu.errors import CriuError, DumpError, UsageError, from_os_error
@@ -67,6 +67,7 @@ def _dump(opts: Options) -> DumpContext:
     progress.step("freezing")
     started = time.monotonic()
     try:
+        action_scripts.run(opts, "pre-dump", opts.pid)
         _seize_tree(ctx)
     finally:
         progress.done()
@@ -110,6 +111,7 @@ def _dump(opts: Options) -> DumpContext:
         ctx.stats.frozen_time = time.monotonic() - frozen
         stats.write_dump(images, ctx.stats)
         _write_inventory(ctx)
+        action_scripts.run(opts, "post-dump", opts.pid)
     except BaseException as e:
         progress.done()
         failure = _fail(ctx, e)

@@ -43,7 +43,7 @@ from compel.native import memory as nmem
 from compel.native import ptrace as pt
 from compel.native.wait import WNOHANG, WaitStatus, waitpid
 from criu import log as criu_log
-from criu import resources
+from criu import action_scripts, resources
 from criu.errors import CriuError, ImageError, RestoreError, from_os_error
 from criu.imagedir import ImageDir
 from criu.options import Options
@@ -118,8 +118,11 @@ def restore(opts: Options) -> RestoreContext:
                     collect(ctx, root.service_fds)
                 except CriuError as e:
                     raise e.attach("restore", module.NAME)
+        action_scripts.run(opts, "pre-restore")
         tree.start(root, blob, modules)
         tree.run()
+        action_scripts.run(opts, "post-restore", root.pid)
+        action_scripts.run(opts, "pre-resume", root.pid)
         tree.finish()
         from criu.resources import ghost
         ghost.remove_links(ctx)     # --link-remap's links: opened by now
@@ -129,6 +132,10 @@ def restore(opts: Options) -> RestoreContext:
     finally:
         ctx.run_forked()
         tree.close()
+    try:
+        action_scripts.run(opts, "post-resume", root.pid)
+    except CriuError as e:
+        raise RestoreError(f"{e} (the tree was restored and runs)") from e
     ctx.stats.restore_time = time.monotonic() - started
     ctx.stats.forking_time = tree.forking_time
     ctx.stats.pages_restored = sum(

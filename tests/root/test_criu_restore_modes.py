@@ -88,3 +88,39 @@ def test_freeze_cgroup_is_refused_not_ignored(tmp_path: pathlib.Path) -> None:
         v.assert_running_untraced()
     finally:
         v.kill()
+
+
+def test_action_scripts(tmp_path: pathlib.Path) -> None:
+    """--action-script runs at each point, in order, with CRIU's
+    variables; one that fails at post-dump fails the dump and leaves the
+    task running."""
+    from criu_testlib import Victim, criu as run_criu, one_line
+    trace = tmp_path / "trace"
+    script = (f'echo "$CRTOOLS_SCRIPT_ACTION $CRTOOLS_INIT_PID '
+              f'$CRTOOLS_IMAGE_DIR" >> {trace}')
+    v = Victim(tmp_path)
+    images = tmp_path / "img"
+    try:
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images), "-R",
+                     "--action-script", script, "--action-script",
+                     'test "$CRTOOLS_SCRIPT_ACTION" != post-dump')
+        assert r.returncode == 1
+        assert "failed at post-dump (exit status 1)" in one_line(r.stderr)
+        v.assert_running_untraced()
+        r = run_criu("dump", "-t", str(v.pid), "-D", str(images),
+                     "--action-script", script)
+        assert r.returncode == 0, r.stderr
+        v.proc.wait(timeout=30)
+        r = run_criu("restore", "-D", str(images), "-d",
+                     "--action-script", script)
+        assert r.returncode == 0, r.stderr
+        os.kill(v.pid, 9)
+    finally:
+        v.kill()
+    lines = trace.read_text().splitlines()
+    pid, img = str(v.pid), str(images)
+    assert lines == [
+        f"pre-dump {pid} {img}", f"post-dump {pid} {img}",     # failed one
+        f"pre-dump {pid} {img}", f"post-dump {pid} {img}",
+        f"pre-restore  {img}", f"post-restore {pid} {img}",
+        f"pre-resume {pid} {img}", f"post-resume {pid} {img}"]
