@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import fcntl
-import io
 import os
 import re
 from typing import Any
@@ -91,16 +90,12 @@ def match(info: proc.FdInfo) -> bool:
     return info.target == LINK
 
 
-def _read_targets(pid: int, fd: int) -> list[Target]:
-    where = files.where(pid, fd)
+def _read_targets(pid: int, info: proc.FdInfo) -> list[Target]:
+    """The targets in the fdinfo files.py read for this fd."""
     try:
-        with io.open(f"/proc/{pid}/fdinfo/{fd}") as f:
-            return parse_fdinfo(f.read())
-    except OSError as e:
-        raise DumpError(f"{where}: epoll: cannot read its fdinfo: "
-                        f"{e.strerror}") from e
+        return parse_fdinfo(info.text)
     except ValueError as e:
-        raise DumpError(f"{where}: epoll: {e}") from e
+        raise DumpError(f"{files.where(pid, info.fd)}: epoll: {e}") from e
 
 
 def _with_toff(targets: list[Target]) -> list[tuple[Target, int]]:
@@ -160,7 +155,7 @@ def _sharers(ctx: DumpContext, task: DumpTask, fd: int) -> list[int]:
 
 def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     from images.pb import eventpoll_pb2
-    targets = _read_targets(task.pid, info.fd)
+    targets = _read_targets(task.pid, info)
     check_targets(task.pid, info.fd, targets)
     for other in _sharers(ctx, task, info.fd):
         check_targets(task.pid, info.fd, targets, holder=other)

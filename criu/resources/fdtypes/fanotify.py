@@ -159,39 +159,10 @@ def _mount_of(pid: int, mnt_id: int) -> Optional[tuple[str, int]]:
 
 
 def _locate(what: str, mk: Mark) -> tuple[str, int]:
-    """(path hint or "", mount id) of a marked inode, opened by its
-    handle; DumpError when it cannot be found again at restore."""
-    if not mk.handle:
-        raise DumpError(f"{what}: the filesystem gives no file handle: "
-                        "not supported")
-    try:
-        mfd, mnt_id = inotify.mount_fd(mk.sdev)
-    except LookupError as e:
-        raise DumpError(f"{what}: {e}") from e
-    try:
-        fd = nfs.open_by_handle_at(mfd, mk.fh_type, mk.handle)
-    except OSError as e:
-        raise DumpError(f"{what}: cannot open it by its handle: "
-                        f"{e.strerror}") from e
-    finally:
-        os.close(mfd)
-    try:
-        st = os.fstat(fd)
-        if st.st_ino != mk.ino:
-            raise DumpError(f"{what}: its handle opens inode {st.st_ino}")
-        if st.st_nlink == 0:
-            raise DumpError(f"{what}: the marked file was deleted: "
-                            "not supported")
-        path = os.readlink(f"/proc/self/fd/{fd}")
-    finally:
-        os.close(fd)
-    try:
-        pst = os.stat(path)
-        if (pst.st_dev, pst.st_ino) != (st.st_dev, st.st_ino):
-            path = ""
-    except OSError:
-        path = ""
-    return path, mnt_id
+    """(path hint or "", mount id) of a marked inode (inotify's lookup by
+    file handle)."""
+    return inotify.locate_inode(what, mk.sdev, mk.ino, mk.fh_type,
+                                mk.handle, "marked")
 
 
 def _mark_entry(where: str, pid: int, file_id: int, mk: Mark) -> Any:
@@ -240,11 +211,7 @@ def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     from images.pb import fsnotify_pb2
     where = files.where(task.pid, info.fd)
     try:
-        with io.open(f"/proc/{task.pid}/fdinfo/{info.fd}") as f:
-            group = parse_fdinfo(f.read())
-    except OSError as e:
-        raise DumpError(f"{where}: fanotify: cannot read its fdinfo: "
-                        f"{e.strerror}") from e
+        group = parse_fdinfo(info.text)     # as files.py read it
     except ValueError as e:
         raise DumpError(f"{where}: fanotify: {e}") from e
     file_id = files.new_id(ctx)

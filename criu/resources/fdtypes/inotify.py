@@ -154,32 +154,36 @@ def match(info: proc.FdInfo) -> bool:
     return info.target == LINK
 
 
-def _read_watches(pid: int, fd: int) -> list[Watch]:
-    where = files.where(pid, fd)
+def _read_watches(pid: int, info: proc.FdInfo) -> list[Watch]:
+    """The watches in the fdinfo files.py read for this fd."""
     try:
-        with io.open(f"/proc/{pid}/fdinfo/{fd}") as f:
-            return parse_fdinfo(f.read())
-    except OSError as e:
-        raise DumpError(f"{where}: inotify: cannot read its fdinfo: "
-                        f"{e.strerror}") from e
+        return parse_fdinfo(info.text)
     except ValueError as e:
-        raise DumpError(f"{where}: inotify: {e}") from e
+        raise DumpError(f"{files.where(pid, info.fd)}: inotify: {e}") from e
 
 
 def _locate(where: str, w: Watch) -> tuple[str, int]:
-    """(path hint or "", mount id) of a watched inode, opened by its
-    handle; DumpError when it cannot be found again at restore."""
+    """(path hint or "", mount id) of a watched inode."""
     dev = f"{w.sdev >> 20}:{w.sdev & 0xFFFFF}"
     what = f"{where}: inotify watch wd {w.wd} (inode {w.ino} on {dev})"
-    if not w.handle:
+    return locate_inode(what, w.sdev, w.ino, w.fh_type, w.handle, "watched")
+
+
+def locate_inode(what: str, sdev: int, ino: int, fh_type: int,
+                 handle: bytes, role: str) -> tuple[str, int]:
+    """(path hint or "", mount id) of an inode an fsnotify group watches
+    (inotify watch, fanotify mark), opened by its file handle; DumpError
+    when it cannot be found again at restore.  role names it in messages
+    ("watched", "marked")."""
+    if not handle:
         raise DumpError(f"{what}: the filesystem gives no file handle: "
                         "not supported")
     try:
-        mfd, mnt_id = mount_fd(w.sdev)
+        mfd, mnt_id = mount_fd(sdev)
     except LookupError as e:
         raise DumpError(f"{what}: {e}") from e
     try:
-        fd = nfs.open_by_handle_at(mfd, w.fh_type, w.handle)
+        fd = nfs.open_by_handle_at(mfd, fh_type, handle)
     except OSError as e:
         raise DumpError(f"{what}: cannot open it by its handle: "
                         f"{e.strerror}") from e
@@ -187,10 +191,10 @@ def _locate(where: str, w: Watch) -> tuple[str, int]:
         os.close(mfd)
     try:
         st = os.fstat(fd)
-        if st.st_ino != w.ino:
+        if st.st_ino != ino:
             raise DumpError(f"{what}: its handle opens inode {st.st_ino}")
         if st.st_nlink == 0:
-            raise DumpError(f"{what}: the watched file was deleted: "
+            raise DumpError(f"{what}: the {role} file was deleted: "
                             "not supported")
         path = os.readlink(f"/proc/self/fd/{fd}")
     finally:
@@ -207,7 +211,7 @@ def _locate(where: str, w: Watch) -> tuple[str, int]:
 def dump(ctx: DumpContext, task: DumpTask, info: proc.FdInfo) -> int:
     from images.pb import fh_pb2, fsnotify_pb2
     where = files.where(task.pid, info.fd)
-    watches = _read_watches(task.pid, info.fd)
+    watches = _read_watches(task.pid, info)
     file_id = files.new_id(ctx)
     wds = []
     for w in watches:
