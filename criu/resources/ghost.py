@@ -302,13 +302,7 @@ def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
         else:       # unchunked (older CRIU): contents follow the head
             os.pwrite(fd, first.extra or b"", 0)
         os.ftruncate(fd, head.size)
-        os.fchown(fd, head.uid, head.gid)
-        os.fchmod(fd, stat.S_IMODE(head.mode))
-        if head.HasField("mtim"):
-            os.utime(fd, ns=(head.atim.tv_sec * 10**9 +
-                             head.atim.tv_usec * 1000,
-                             head.mtim.tv_sec * 10**9 +
-                             head.mtim.tv_usec * 1000))
+        _set_attributes(fd, head)
     except BaseException:
         os.unlink(target)
         raise
@@ -316,6 +310,17 @@ def _recreate(ctx: RestoreContext, path: str, ghost_id: int,
         os.close(fd)
     return target
 
+
+def _set_attributes(target: int | str, head: Any) -> None:
+    """Owner, mode and times of a ghost_file_entry on a recreated file
+    (an fd) or node (a path)."""
+    os.chown(target, head.uid, head.gid)
+    os.chmod(target, stat.S_IMODE(head.mode))
+    if head.HasField("mtim"):
+        os.utime(target, ns=(head.atim.tv_sec * 10**9 +
+                             head.atim.tv_usec * 1000,
+                             head.mtim.tv_sec * 10**9 +
+                             head.mtim.tv_usec * 1000))
 
 
 def _recreate_node(target: str, head: Any, where: str) -> str:
@@ -331,13 +336,7 @@ def _recreate_node(target: str, head: Any, where: str) -> str:
         raise RestoreError(f"{where}: cannot recreate unlinked {what} "
                            f"{target}: {e.strerror}") from e
     try:
-        os.chown(target, head.uid, head.gid)
-        os.chmod(target, stat.S_IMODE(head.mode))
-        if head.HasField("mtim"):
-            os.utime(target, ns=(head.atim.tv_sec * 10**9 +
-                                 head.atim.tv_usec * 1000,
-                                 head.mtim.tv_sec * 10**9 +
-                                 head.mtim.tv_usec * 1000))
+        _set_attributes(target, head)
     except BaseException:
         _remove(target)
         raise

@@ -12,12 +12,10 @@ unlinked.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from typing import Any
 
-from compel.native import files as nfiles
 from criu.dump import proc
 from criu.errors import RestoreError
 from criu.resources import files, ghost
@@ -68,12 +66,8 @@ def dump_finish(ctx: DumpContext) -> None:
 
 # ------------------------------------------------------------- restore side
 def collect(ctx: RestoreContext) -> None:
-    data = {}
-    if ctx.images.exists("fifo-data.img"):
-        for e in ctx.images.entries("fifo-data.img", "FIFO_DATA"):
-            data[e.msg.pipe_id] = (e.msg.size if e.msg.HasField("size")
-                                   else 0, bytes(e.extra or b""))
-    ctx.registry[_RESTORE_KEY] = data
+    ctx.registry[_RESTORE_KEY] = pipe.read_data(ctx, "fifo-data.img",
+                                                "FIFO_DATA")
 
 
 def shared_key(entry: Any) -> int:
@@ -124,12 +118,7 @@ def _refill(ctx: RestoreContext, holder: int, pipe_id: int, name: str,
             where: str) -> None:
     size, data = ctx.registry[_RESTORE_KEY].get(pipe_id, (0, b""))
     try:
-        want = max(size, len(data))
-        if want and want != fcntl.fcntl(holder, nfiles.F_GETPIPE_SZ):
-            fcntl.fcntl(holder, nfiles.F_SETPIPE_SZ, want)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(holder, view):]
+        pipe.refill(holder, size, data)
     except OSError as e:
         raise RestoreError(f"{where}: cannot refill FIFO {name}: "
                            f"{e.strerror}") from e

@@ -89,13 +89,32 @@ def dump_finish(ctx: DumpContext) -> None:
 
 
 # ------------------------------------------------------------- restore side
-def collect(ctx: RestoreContext) -> None:
+def read_data(ctx: RestoreContext, name: str,
+              magic: str) -> dict[int, tuple[int, bytes]]:
+    """pipe id -> (size, buffered bytes) of a pipes-data.img or
+    fifo-data.img (the same entries)."""
     data = {}
-    if ctx.images.exists("pipes-data.img"):
-        for e in ctx.images.entries("pipes-data.img"):
+    if ctx.images.exists(name):
+        for e in ctx.images.entries(name, magic):
             data[e.msg.pipe_id] = (e.msg.size if e.msg.HasField("size")
                                    else 0, bytes(e.extra or b""))
-    ctx.registry[_RESTORE_KEY] = data
+    return data
+
+
+def refill(fd: int, size: int, data: bytes) -> None:
+    """Give a new pipe (or FIFO) the dumped capacity, smaller or larger
+    than the default, and the bytes it held (OSError on failure)."""
+    want = max(size, len(data))
+    if want and want != fcntl.fcntl(fd, nfiles.F_GETPIPE_SZ):
+        fcntl.fcntl(fd, nfiles.F_SETPIPE_SZ, want)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def collect(ctx: RestoreContext) -> None:
+    ctx.registry[_RESTORE_KEY] = read_data(ctx, "pipes-data.img",
+                                           "PIPES_DATA")
 
 
 def inherit_key(entry: Any) -> str:
@@ -143,13 +162,7 @@ def _create(ctx: RestoreContext, pipe_id: int, base: int,
     r, w = (files.above(fd, base) for fd in os.pipe2(os.O_CLOEXEC))
     size, data = ctx.registry[_RESTORE_KEY].get(pipe_id, (0, b""))
     try:
-        # The dumped capacity, smaller or larger than the default.
-        want = max(size, len(data))
-        if want and want != fcntl.fcntl(w, nfiles.F_GETPIPE_SZ):
-            fcntl.fcntl(w, nfiles.F_SETPIPE_SZ, want)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(w, view):]
+        refill(w, size, data)
     except OSError as e:
         os.close(r)
         os.close(w)
