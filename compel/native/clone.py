@@ -84,6 +84,12 @@ def fork_with_tid(tids: list[int], flags: int = 0,
         exit_signal = 0
     args = CloneArgs(flags=flags, exit_signal=exit_signal,
                      set_tid=ctypes.addressof(arr), set_tid_size=len(tids))
+    return python_fork(args)
+
+
+def python_fork(args: "CloneArgs") -> int:
+    """clone3(args) as a fork of this Python process: the interpreter's
+    before/after-fork handlers run as for os.fork(); 0 in the child."""
     api = ctypes.pythonapi
     api.PyOS_BeforeFork()
     try:

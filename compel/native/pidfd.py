@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 
@@ -52,22 +51,13 @@ def spawn_dying() -> int:
     it) and exit signal 0 (its death sends the caller no SIGCHLD, which
     would be left pending in a process being restored).
     """
-    from compel.native.clone import CLONE_UNTRACED, CloneArgs, clone3
-    args = CloneArgs(flags=CLONE_UNTRACED, exit_signal=0)
-    api = ctypes.pythonapi
-    api.PyOS_BeforeFork()
-    try:
-        pid = clone3(args)
-    except BaseException:
-        api.PyOS_AfterFork_Parent()
-        raise
+    from compel.native.clone import CLONE_UNTRACED, CloneArgs, python_fork
+    pid = python_fork(CloneArgs(flags=CLONE_UNTRACED, exit_signal=0))
     if pid == 0:
-        api.PyOS_AfterFork_Child()
         try:
             sys("kill", sys("getpid"), signal.SIGKILL)
         finally:
             os._exit(1)
-    api.PyOS_AfterFork_Parent()
     return pid
 
 
